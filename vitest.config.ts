@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Interop tests start real `erl` nodes; two cores do not want more than two files at once.
+    maxWorkers: 2,
+    pool: 'forks',
+  },
+});
