@@ -1,0 +1,216 @@
+/**
+ * Distribution throughput and latency: one-way `{msg, I, <<"payload">>}` messages from a sender
+ * process to a receiving process on another node (acknowledged when the last one arrives), and
+ * ping-pong round trips, for ts->ts, ts->erl, erl->ts and erl->erl (the BEAM baseline, two erl
+ * nodes started by this run, running bench/erl/dist_bench.erl). Loopback, private EPMD.
+ *
+ * Every node is its own OS process, as the two erl nodes are: the TS sender (or pinger) runs in
+ * this process, the TS receiver of ts->ts in a child (bench/support/dist-peer.ts). Each figure is
+ * the median of `RUNS` runs after a warm-up run. `npx tsx bench/run.ts dist`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Node } from '../src/node/node.ts';
+import type { ProcessContext } from '../src/node/process.ts';
+import { type Atom, atom, type Pid, type Term, Tuple, tuple } from '../src/term/index.ts';
+import { startEpmd } from '../test/support/epmd.ts';
+import { type ErlNode, startErlNode, stopAllErlNodes } from '../test/support/erl-node.ts';
+import { type ResultRow, writeResults } from './support/results.ts';
+
+const MESSAGES = Number(process.env.DIST_BENCH_MESSAGES ?? 200_000);
+const ROUND_TRIPS = Number(process.env.DIST_BENCH_ROUND_TRIPS ?? 10_000);
+const RUNS = 3;
+const COOKIE = 'dist-bench';
+const here = dirname(fileURLToPath(import.meta.url));
+const erlSource = join(here, 'erl', 'dist_bench.erl');
+const peerScript = join(here, 'support', 'dist-peer.ts');
+
+/** Starts bench/support/dist-peer.ts as a TS node in a child process. */
+async function startTsPeer(name: string, epmdPort: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', peerScript, name, COOKIE, String(epmdPort)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      if (out.includes('ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`TS peer exited with ${code}`)));
+  });
+  return child;
+}
+
+const A = {
+  msg: atom('msg'),
+  start: atom('start'),
+  done: atom('done'),
+  ping: atom('ping'),
+  sink: atom('bench_sink'),
+  echo: atom('bench_echo'),
+};
+const PAYLOAD = Buffer.from('payload');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** A TS sink: `{start, N, ReportTo}`, then N messages, then `done` to ReportTo. */
+function startTsSink(node: Node): void {
+  node.spawn(
+    async (self) => {
+      for (;;) {
+        const start = (await self.receive()) as Tuple;
+        let n = start.elements[1] as number;
+        while (n > 0) {
+          // Drain what is queued without a promise per message; wait only when empty.
+          if (self.tryReceive() === undefined) await self.receive();
+          n--;
+        }
+        self.send(start.elements[2] as Pid, A.done);
+      }
+    },
+    { name: A.sink },
+  );
+}
+
+/** A TS echo: `{From, M}` -> `From ! M`. */
+function startTsEcho(node: Node): void {
+  node.spawn(
+    async (self) => {
+      for (;;) {
+        const m = (await self.receive()) as Tuple;
+        self.send(m.elements[0] as Pid, m.elements[1] as Term);
+      }
+    },
+    { name: A.echo },
+  );
+}
+
+/** Waits until the connection to `peer` can take more (socket backpressure). */
+async function writable(node: Node, peer: string): Promise<void> {
+  const conn = node.connection(peer);
+  if (conn === undefined || conn.writable) {
+    await new Promise((r) => setImmediate(r));
+    return;
+  }
+  await new Promise<void>((r) => conn.once('drain', () => r()));
+}
+
+/** Runs `fn` in a fresh process of `node` and resolves with its result. */
+function inProcess<T>(node: Node, fn: (self: ProcessContext) => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    node.spawn(async (self) => {
+      try {
+        resolve(await fn(self));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+/** TS sender: microseconds for MESSAGES messages to `[sink, peer]`, until its `done`. */
+function tsThroughput(node: Node, peer: string): Promise<number> {
+  const dest = [A.sink, atom(peer)] as const;
+  return inProcess(node, async (self) => {
+    self.send(dest, tuple(A.start, MESSAGES, self.pid));
+    const t0 = performance.now();
+    for (let i = MESSAGES; i > 0; i--) {
+      self.send(dest, new Tuple([A.msg, i, PAYLOAD]));
+      if ((i & 1023) === 0) await writable(node, peer);
+    }
+    await self.receive({ match: (m) => m === A.done });
+    return (performance.now() - t0) * 1000;
+  });
+}
+
+/** TS ping-pong: microseconds per round trip through `[echo, peer]`. */
+function tsRtt(node: Node, peer: string, echo: Atom): Promise<number> {
+  const dest = [echo, atom(peer)] as const;
+  return inProcess(node, async (self) => {
+    const msg = tuple(self.pid, A.ping);
+    const t0 = performance.now();
+    for (let i = 0; i < ROUND_TRIPS; i++) {
+      self.send(dest, msg);
+      await self.receive();
+    }
+    return ((performance.now() - t0) * 1000) / ROUND_TRIPS;
+  });
+}
+
+async function erlThroughput(from: ErlNode, to: string): Promise<number> {
+  return (await from.eval(`dist_bench:throughput({bench_sink, '${to}'}, ${MESSAGES})`, 120_000)) as number;
+}
+
+async function erlRtt(from: ErlNode, to: string): Promise<number> {
+  const us = (await from.eval(`dist_bench:rtt({bench_echo, '${to}'}, ${ROUND_TRIPS})`, 120_000)) as number;
+  return us / ROUND_TRIPS;
+}
+
+async function measure(label: string, run: () => Promise<number>): Promise<number> {
+  await run(); // warm-up: connection set up, JIT, caches
+  const xs: number[] = [];
+  for (let i = 0; i < RUNS; i++) xs.push(await run());
+  const m = median(xs);
+  console.error(`${label}: ${xs.map((x) => x.toFixed(1)).join(', ')} -> ${m.toFixed(1)}`);
+  return m;
+}
+
+export async function main(): Promise<void> {
+  const epmd = await startEpmd();
+  const nodes: Node[] = [];
+  let peer: ChildProcess | undefined;
+  try {
+    const base = { cookie: COOKIE, epmd: 'external' as const, epmdPort: epmd.port };
+    const tsA = await Node.start({ name: 'bench_ts_a@127.0.0.1', ...base });
+    nodes.push(tsA);
+    startTsSink(tsA);
+    startTsEcho(tsA);
+    const tsB = 'bench_ts_b@127.0.0.1';
+    peer = await startTsPeer(tsB, epmd.port);
+    const erlOpts = { cookie: COOKIE, epmdPort: epmd.port };
+    const e1 = await startErlNode({ name: 'bench_erl_1@127.0.0.1', ...erlOpts });
+    const e2 = await startErlNode({ name: 'bench_erl_2@127.0.0.1', ...erlOpts });
+    for (const e of [e1, e2]) {
+      const loaded = await e.eval(
+        `{ok, M, Bin} = compile:file("${erlSource}", [binary]), {module, M} = code:load_binary(M, "dist_bench.erl", Bin), dist_bench:start_sink(bench_sink), dist_bench:start_echo(bench_echo), M`,
+        60_000,
+      );
+      if (loaded !== atom('dist_bench')) throw new Error(`could not load dist_bench into ${e.name}`);
+    }
+
+    const rows: ResultRow[] = [];
+    const tput = (impl: string, us: number): void => {
+      rows.push({
+        case: '{msg, I, <<"payload">>} one way',
+        impl,
+        metric: 'throughput',
+        value: MESSAGES / (us / 1e6),
+        unit: 'msg/s',
+      });
+    };
+    const rtt = (impl: string, us: number): void => {
+      rows.push({ case: 'ping-pong', impl, metric: 'rtt', value: us, unit: 'us' });
+    };
+
+    tput('erl->erl', await measure('throughput erl->erl', () => erlThroughput(e2, e1.name)));
+    tput('ts->ts', await measure('throughput ts->ts', () => tsThroughput(tsA, tsB)));
+    tput('ts->erl', await measure('throughput ts->erl', () => tsThroughput(tsA, e1.name)));
+    tput('erl->ts', await measure('throughput erl->ts', () => erlThroughput(e1, tsA.name)));
+    rtt('erl->erl', await measure('rtt erl->erl', () => erlRtt(e2, e1.name)));
+    rtt('ts->ts', await measure('rtt ts->ts', () => tsRtt(tsA, tsB, A.echo)));
+    rtt('ts->erl', await measure('rtt ts->erl', () => tsRtt(tsA, e1.name, A.echo)));
+    rtt('erl->ts', await measure('rtt erl->ts', () => erlRtt(e1, tsA.name)));
+
+    writeResults('dist', rows, 'erl->erl');
+  } finally {
+    peer?.stdin?.end();
+    if (peer !== undefined && peer.exitCode === null) await new Promise((r) => peer?.once('exit', r));
+    await Promise.all(nodes.map((n) => n.stop()));
+    await stopAllErlNodes();
+    await epmd.stop();
+  }
+}

@@ -1,0 +1,367 @@
+/**
+ * SWIM membership in simulation: detection time, load, dissemination and false positives,
+ * Lifeguard on and off, at N = 10, 100 and 1,000 members (`npm run bench -- membership`).
+ *
+ * Every run is a deterministic simulation (src/sim): one base seed (`--seed N`, printed at the
+ * start) derives every run's seed, so any figure can be replayed. `--n 10,100` picks sizes.
+ *
+ * Metrics (one probe period = probeIntervalMs = 1 s, LAN defaults):
+ * - first_detection: median time from a crash to the first member suspecting the crashed one
+ *   (SWIM's detection; the paper's expectation for its mean is e/(e-1) = 1.58 periods).
+ *   first_detection_mean is reported beside it, with the paper's value as the `paper` impl.
+ * - full_detection: median time from a crash until every live member holds it dead.
+ * - load: packets sent per live member per period, every kind (ping, ack, ping-req, nack,
+ *   gossip, push-pull), over the whole run including crashes and joins.
+ * - spread: median time from a join until every live member knows the newcomer.
+ * - false_positives: live members declared dead (counted once per member and incarnation,
+ *   whoever declared it) per 10,000 member-periods; false_positives_healthy counts only
+ *   members that are neither slow nor starved (the measure of the Lifeguard paper).
+ * - false_suspicions: live members suspected (once per member and incarnation), per 10,000
+ *   member-periods: what Lifeguard's local health awareness reduces first.
+ * Scenarios: packet loss 0/1/5%; 10% slow members, whose event loop stalls for 0.5-2.5
+ * periods every 2-10 periods (always shorter than the suspicion timeout, so any death declared
+ * for them is a false positive; after a stall, timers run before the packets that arrived);
+ * 10% starved members, whose receive queue lags by up to 1.25 times the minimum suspicion
+ * timeout while their timers run on time (CPU starvation, the case the Lifeguard paper
+ * studies). Slow and starved members are never the crashed ones.
+ *
+ * N = 5,000 is not run: every member holds a full member table, so a simulated cluster of
+ * 5,000 needs 25 million member records in one process (several GB).
+ */
+import { defaultLanConfig, withoutLifeguard } from '../src/cluster/membership/config.ts';
+import { SwimSimulation } from '../src/cluster/membership/simulation.ts';
+import { suspicionTimeout } from '../src/cluster/membership/suspicion.ts';
+import { Prng } from '../src/sim/prng.ts';
+import { seedFromArgs } from '../src/sim/replay.ts';
+import { type ResultRow, writeResults } from './support/results.ts';
+
+const P = defaultLanConfig.probeIntervalMs;
+const PAPER_FIRST_DETECTION = Math.E / (Math.E - 1);
+
+interface Scenario {
+  readonly loss: number;
+  readonly slow: number;
+  readonly starved: number;
+}
+
+interface Plan {
+  readonly runs: number;
+  readonly crashes: number;
+  readonly crashEveryPeriods: number;
+  readonly periods: number;
+}
+
+const SCENARIOS: readonly Scenario[] = [
+  { loss: 0, slow: 0, starved: 0 },
+  { loss: 0.01, slow: 0, starved: 0 },
+  { loss: 0.05, slow: 0, starved: 0 },
+  { loss: 0.01, slow: 0.1, starved: 0 },
+  { loss: 0.01, slow: 0, starved: 0.1 },
+];
+
+function plan(n: number): Plan {
+  if (n <= 10) return { runs: 30, crashes: 1, crashEveryPeriods: 0, periods: 80 };
+  if (n <= 100) return { runs: 4, crashes: 10, crashEveryPeriods: 8, periods: 110 };
+  return { runs: 1, crashes: 24, crashEveryPeriods: 3, periods: 100 };
+}
+
+interface RunResult {
+  firstDetections: number[];
+  fullDetections: number[];
+  undetected: number;
+  spreads: number[];
+  loadPerMember: number[];
+  falsePositives: number;
+  falsePositivesHealthy: number;
+  falseSuspicions: number;
+  memberPeriods: number;
+}
+
+function runOnce(n: number, sc: Scenario, lifeguard: boolean, seed: number, pl: Plan): RunResult {
+  const config = lifeguard ? defaultLanConfig : withoutLifeguard(defaultLanConfig);
+  const sim = new SwimSimulation({ seed, config, network: { loss: sc.loss } });
+  const rng = new Prng(seed ^ 0x5f3759df);
+  const ids = sim.bootstrap(n);
+  const order = rng.shuffle([...ids]);
+  const slowCount = Math.round((sc.slow + sc.starved) * n);
+  const impaired = new Set(order.slice(0, slowCount));
+  const slow = sc.slow > 0 ? impaired : new Set<string>();
+  const starved = sc.starved > 0 ? impaired : new Set<string>();
+  const victims = order.slice(slowCount, slowCount + Math.min(pl.crashes, n - slowCount - 2));
+  const joiner = `join-${seed}`;
+
+  const crashedAt = new Map<string, number>();
+  const firstSuspect = new Map<string, number>();
+  const deadAt = new Map<string, Map<string, number>>();
+  const joinedAt = new Map<string, number>();
+  const falsePositives = new Set<string>();
+  const falseSuspicions = new Set<string>();
+  sim.onEvent(({ observer, event }) => {
+    const id = event.member.id;
+    const crashed = crashedAt.has(id);
+    if ((event.type === 'suspect' || event.type === 'dead') && crashed && !firstSuspect.has(id)) {
+      firstSuspect.set(id, sim.nowMs);
+    }
+    if (event.type === 'suspect' && !crashed) falseSuspicions.add(`${id}@${event.member.incarnation}`);
+    if (event.type === 'dead') {
+      if (crashed) {
+        const m = deadAt.get(id) ?? new Map<string, number>();
+        deadAt.set(id, m);
+        if (!m.has(observer)) m.set(observer, sim.nowMs);
+      } else {
+        falsePositives.add(`${id}@${event.member.incarnation}`);
+      }
+    }
+    if (event.type === 'joined' && id === joiner && !joinedAt.has(observer))
+      joinedAt.set(observer, sim.nowMs);
+  });
+
+  // Warm up (first probes are staggered over a period), then measure.
+  sim.runFor(3 * P);
+  sim.network.resetStats();
+  const start = sim.nowMs;
+  const end = start + pl.periods * P;
+
+  const lagMs = 1.25 * suspicionTimeout(config.suspicionMult, n, P);
+  for (const id of starved) sim.network.slowInbound(id, { min: 0, max: lagMs });
+  for (const id of slow) {
+    const stall = (): void => {
+      const d = (0.5 + 2 * rng.next()) * P;
+      sim.pause(id, d);
+      const next = sim.nowMs + d + (2 + 8 * rng.next()) * P;
+      if (next < end) sim.scheduler.at(next, stall);
+    };
+    sim.scheduler.at(start + rng.next() * 5 * P, stall);
+  }
+  victims.forEach((v, i) => {
+    sim.scheduler.at(start + (5 + i * pl.crashEveryPeriods + rng.next()) * P, () => {
+      crashedAt.set(v, sim.nowMs);
+      sim.crash(v);
+    });
+  });
+  const joinAt = start + (2 + rng.next()) * P;
+  const seedMember = order[order.length - 1]!;
+  sim.scheduler.at(joinAt, () => {
+    sim.start(joiner, { seeds: [seedMember] });
+  });
+
+  sim.runFor(end - start);
+
+  const steady = ids.filter((id) => !crashedAt.has(id) && !victims.includes(id));
+  const res: RunResult = {
+    firstDetections: [],
+    fullDetections: [],
+    undetected: 0,
+    spreads: [],
+    loadPerMember: [],
+    falsePositives: falsePositives.size,
+    falsePositivesHealthy: [...falsePositives].filter((k) => !impaired.has(k.slice(0, k.lastIndexOf('@'))))
+      .length,
+    falseSuspicions: falseSuspicions.size,
+    memberPeriods: steady.length * pl.periods,
+  };
+  for (const [v, t] of crashedAt) {
+    const fs = firstSuspect.get(v);
+    if (fs === undefined) {
+      res.undetected++;
+      continue;
+    }
+    res.firstDetections.push((fs - t) / P);
+    const seen = deadAt.get(v) ?? new Map<string, number>();
+    const times = steady.map((o) => seen.get(o));
+    if (times.some((x) => x === undefined)) res.undetected++;
+    else res.fullDetections.push((Math.max(...(times as number[])) - t) / P);
+  }
+  const spreadTimes = steady.map((o) => joinedAt.get(o));
+  if (spreadTimes.every((x) => x !== undefined))
+    res.spreads.push((Math.max(...(spreadTimes as number[])) - joinAt) / P);
+  for (const id of steady) res.loadPerMember.push((sim.network.sentBy.get(id) ?? 0) / pl.periods);
+  return res;
+}
+
+function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function pct(x: number): string {
+  return `${Math.round(x * 100)}%`;
+}
+
+function scenarioName(sc: Scenario): string {
+  const impaired = sc.starved > 0 ? `starved=${pct(sc.starved)}` : `slow=${pct(sc.slow)}`;
+  return `loss=${pct(sc.loss)} ${impaired}`;
+}
+
+function caseName(n: number, sc: Scenario, lifeguard: boolean): string {
+  return `n=${n} ${scenarioName(sc)} lifeguard=${lifeguard ? 'on' : 'off'}`;
+}
+
+function parseSizes(argv: readonly string[]): number[] {
+  const i = argv.indexOf('--n');
+  if (i < 0) return [10, 100, 1000];
+  return (argv[i + 1] ?? '')
+    .split(',')
+    .map(Number)
+    .filter((x) => Number.isInteger(x) && x >= 4);
+}
+
+interface Summary {
+  readonly n: number;
+  readonly sc: Scenario;
+  readonly lifeguard: boolean;
+  readonly firstMedian: number;
+  readonly firstMean: number;
+  readonly fullMedian: number;
+  readonly load: number;
+  readonly loadMin: number;
+  readonly loadMax: number;
+  readonly spread: number;
+  readonly fp: number;
+  readonly fpCount: number;
+  readonly fpHealthy: number;
+  readonly fpHealthyCount: number;
+  readonly falseSuspicions: number;
+  readonly memberPeriods: number;
+  readonly undetected: number;
+  readonly crashes: number;
+}
+
+export async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const baseSeed = seedFromArgs(argv) ?? 20_020_623;
+  const sizes = parseSizes(argv);
+  console.log(`membership bench: seed ${baseSeed} (replay with --seed ${baseSeed}), N = ${sizes.join(', ')}`);
+  const rows: ResultRow[] = [];
+  const summaries: Summary[] = [];
+  const t0 = performance.now();
+  for (const n of sizes) {
+    const pl = plan(n);
+    for (const [si, sc] of SCENARIOS.entries()) {
+      for (const lifeguard of [false, true]) {
+        const all: RunResult[] = [];
+        for (let r = 0; r < pl.runs; r++) {
+          // Lifeguard on and off see the same seeds.
+          const seed = (baseSeed + n * 7919 + si * 104_729 + r * 1_299_709) >>> 0;
+          all.push(runOnce(n, sc, lifeguard, seed, pl));
+        }
+        const cat = (f: (r: RunResult) => number[]): number[] => all.flatMap(f);
+        const loads = cat((r) => r.loadPerMember);
+        const memberPeriods = all.reduce((a, r) => a + r.memberPeriods, 0);
+        const fpCount = all.reduce((a, r) => a + r.falsePositives, 0);
+        const fpHealthyCount = all.reduce((a, r) => a + r.falsePositivesHealthy, 0);
+        const suspicions = all.reduce((a, r) => a + r.falseSuspicions, 0);
+        const s: Summary = {
+          n,
+          sc,
+          lifeguard,
+          firstMedian: median(cat((r) => r.firstDetections)),
+          firstMean: mean(cat((r) => r.firstDetections)),
+          fullMedian: median(cat((r) => r.fullDetections)),
+          load: mean(loads),
+          loadMin: Math.min(...loads),
+          loadMax: Math.max(...loads),
+          spread: median(cat((r) => r.spreads)),
+          fp: (fpCount / memberPeriods) * 10_000,
+          fpCount,
+          fpHealthy: (fpHealthyCount / memberPeriods) * 10_000,
+          fpHealthyCount,
+          falseSuspicions: (suspicions / memberPeriods) * 10_000,
+          memberPeriods,
+          undetected: all.reduce((a, r) => a + r.undetected, 0),
+          crashes: cat((r) => r.firstDetections).length + all.reduce((a, r) => a + r.undetected, 0),
+        };
+        summaries.push(s);
+        const c = caseName(n, sc, lifeguard);
+        const impl = lifeguard ? 'swim+lifeguard' : 'swim';
+        rows.push(
+          { case: c, impl, metric: 'first_detection', value: s.firstMedian, unit: 'periods' },
+          { case: c, impl, metric: 'first_detection_mean', value: s.firstMean, unit: 'periods' },
+          {
+            case: c,
+            impl: 'paper',
+            metric: 'first_detection_mean',
+            value: PAPER_FIRST_DETECTION,
+            unit: 'periods',
+          },
+          { case: c, impl, metric: 'full_detection', value: s.fullMedian, unit: 'periods' },
+          { case: c, impl, metric: 'load', value: s.load, unit: 'msgs/member/period' },
+          { case: c, impl, metric: 'spread', value: s.spread, unit: 'periods' },
+          { case: c, impl, metric: 'false_positives', value: s.fp, unit: 'per_10k_member_periods' },
+          {
+            case: c,
+            impl,
+            metric: 'false_positives_healthy',
+            value: s.fpHealthy,
+            unit: 'per_10k_member_periods',
+          },
+          {
+            case: c,
+            impl,
+            metric: 'false_suspicions',
+            value: s.falseSuspicions,
+            unit: 'per_10k_member_periods',
+          },
+        );
+        console.error(
+          `${c}: first ${s.firstMedian.toFixed(2)} (mean ${s.firstMean.toFixed(2)}) full ${s.fullMedian.toFixed(2)} ` +
+            `load ${s.load.toFixed(3)} [${s.loadMin.toFixed(2)}..${s.loadMax.toFixed(2)}] spread ${s.spread.toFixed(2)} ` +
+            `fp ${s.fpCount} (healthy ${s.fpHealthyCount}) suspicions ${s.falseSuspicions.toFixed(1)}/10k, ${s.memberPeriods} member-periods, undetected ${s.undetected}/${s.crashes} ` +
+            `(${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+        );
+      }
+    }
+  }
+  writeResults('membership', rows, 'paper');
+  report(summaries, sizes);
+}
+
+/** Prints each target of the issue with the measured figures and whether it is met. */
+function report(ss: readonly Summary[], sizes: readonly number[]): void {
+  const lines: string[] = ['', 'targets:'];
+  const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT MET');
+  // Load constant in N: max/min of the mean per-member load across N, per scenario and mode.
+  for (const sc of SCENARIOS) {
+    for (const lifeguard of [false, true]) {
+      const xs = ss.filter((s) => s.sc === sc && s.lifeguard === lifeguard).map((s) => s.load);
+      if (xs.length < 2) continue;
+      const ratio = Math.max(...xs) / Math.min(...xs);
+      lines.push(
+        `  load across N=${sizes.join('/')} (${scenarioName(sc)} lifeguard=${lifeguard ? 'on' : 'off'}): ${xs.map((x) => x.toFixed(3)).join(' / ')}, max/min ${ratio.toFixed(3)} <= 1.2: ${verdict(ratio <= 1.2)}`,
+      );
+    }
+  }
+  for (const s of ss) {
+    if (s.sc !== SCENARIOS[0]) continue;
+    lines.push(
+      `  median first detection n=${s.n} lifeguard=${s.lifeguard ? 'on' : 'off'}: ${s.firstMedian.toFixed(2)} <= 2 periods: ${verdict(s.firstMedian <= 2)}`,
+    );
+  }
+  for (const sc of SCENARIOS) {
+    if (sc === SCENARIOS[0]) continue;
+    for (const n of sizes) {
+      const off = ss.find((s) => s.n === n && s.sc === sc && !s.lifeguard)!;
+      const on = ss.find((s) => s.n === n && s.sc === sc && s.lifeguard)!;
+      const cmp = (name: string, a: number, b: number): string => {
+        const ratio = b === 0 ? 'inf' : (a / b).toFixed(1);
+        const ok = a === 0 ? 'n/a (none without Lifeguard either)' : verdict(b === 0 || a / b >= 20);
+        return `${name} off ${a} / on ${b} (ratio ${ratio}; >= 20x: ${ok})`;
+      };
+      const zero =
+        sc.loss === 0.01 && sc.slow === 0 && sc.starved === 0
+          ? `; zero with Lifeguard at 1% loss: ${verdict(on.fpCount === 0)}`
+          : '';
+      lines.push(
+        `  n=${n} ${scenarioName(sc)}: ${cmp('false positives', off.fpCount, on.fpCount)}; ` +
+          `${cmp('healthy', off.fpHealthyCount, on.fpHealthyCount)}; suspicions/10k off ${off.falseSuspicions.toFixed(1)} on ${on.falseSuspicions.toFixed(1)}${zero}`,
+      );
+    }
+  }
+  console.log(lines.join('\n'));
+}

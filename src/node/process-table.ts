@@ -1,0 +1,1009 @@
+/**
+ * The process table of one node: spawning, local names, aliases, and the signal rules of the
+ * Erlang Reference Manual ("Processes") applied to local processes. Signals for processes on other
+ * nodes go to a {@link RemoteSignals}; signals that arrive from other nodes come in through
+ * {@link ProcessTable.deliver}.
+ *
+ * Design.
+ * - Signals are applied synchronously, in one FIFO per table. A signal produced while another is
+ *   being applied (a process dies and its links fire, which kill other processes, ...) is queued
+ *   and applied after it, so a chain of a million links uses no stack, and signals between any
+ *   two processes keep the order they were sent in (the only ordering the BEAM promises).
+ * - A message to a local process that is not draining the queue goes straight to its mailbox:
+ *   no signal object, promise or closure per message.
+ * - A process is a JavaScript function; it cannot be preempted. An exit signal that kills it
+ *   marks it dead at once (name released, links and monitors fired, mailbox dropped) and its code
+ *   unwinds at its next process operation, which throws an {@link ExitSignal}.
+ * - Pids: a 28-bit number split into a 15-bit id and a 13-bit serial, the BEAM's classic layout,
+ *   so pids encode the same with or without V4_NC. Numbers are reused only after wrapping around
+ *   2^28 spawns, and never while their process lives. `<Node.0.0>` is the table's own pid
+ *   ({@link ProcessTable.systemPid}), the sender of signals that no process sends.
+ * - References: a counter spread over three 32-bit words (the first one 18 bits, as the BEAM's),
+ *   with the node's name and creation: unique per table.
+ * - Mailbox bound: when a message would grow a mailbox past its limit (default
+ *   {@link DEFAULT_MAILBOX_LIMIT}), the receiving process exits with `{mailbox_overflow, Limit}`
+ *   and a warning is logged. A process that is that far behind is broken; its exit is visible
+ *   to links, monitors and supervisors, where silently dropping messages would lose replies,
+ *   DOWN and EXIT messages and turn the overload into hangs. (The BEAM's analogue, `max_heap_size`,
+ *   kills the process as well.)
+ *
+ * No module-level state: a process may hold many tables (nodes).
+ *
+ * @module
+ */
+
+import { type Atom, atom, atoms, Pid, Reference, type Term, Tuple } from '../term/types.ts';
+import { ExitSignal, ProcessError } from './errors.ts';
+import { exitReasonOf } from './exit-reason.ts';
+import {
+  type AliasMode,
+  type ChildSpawnOptions,
+  type Destination,
+  type MonitorState,
+  type ProcessContext,
+  type ProcessHost,
+  ProcessState,
+} from './process.ts';
+import {
+  downMessage,
+  exitMessage,
+  exitSignalAction,
+  isDownFor,
+  type MessageOf,
+  pidKey,
+  type RemoteSignals,
+  refKey,
+  type Signal,
+  samePid,
+  signalAtoms,
+  type TypedPid,
+} from './signals.ts';
+
+/** Where the process layer reports what nobody asked for: crashes, overflows, dropped messages. */
+export interface Logger {
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Time for the process layer: process start, receive timeouts. Inject a virtual one in simulations. */
+export interface Scheduler {
+  /** Runs `task` after the current synchronous code (a process starts this way). */
+  queue(task: () => void): void;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  /** Milliseconds on a monotonic clock. */
+  now(): number;
+}
+
+/** The real clock: microtasks, Node timers, `performance.now()`. */
+export const systemScheduler: Scheduler = Object.freeze({
+  queue: (task: () => void): void => queueMicrotask(task),
+  setTimeout: (callback: () => void, ms: number): unknown => setTimeout(callback, ms),
+  clearTimeout: (handle: unknown): void => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  now: (): number => performance.now(),
+});
+
+/**
+ * Default bound of a mailbox, in messages. High enough for bursts a healthy consumer absorbs
+ * (a million small messages is on the order of 100 MB), low enough that a stuck consumer fails
+ * before the OS process runs out of memory. `Infinity` disables it.
+ */
+export const DEFAULT_MAILBOX_LIMIT = 1_000_000;
+
+/** Options of a {@link ProcessTable}. */
+export interface ProcessTableOptions {
+  /** This node's name (`nonode@nohost` when not distributed). */
+  readonly node: Atom;
+  /** This node's creation (from EPMD), part of every pid and reference. */
+  readonly creation: number;
+  /** Signals for processes on other nodes go here. */
+  readonly remote: RemoteSignals;
+  /** Default mailbox bound per process (see the module comment); default {@link DEFAULT_MAILBOX_LIMIT}. */
+  readonly mailboxLimit?: number;
+  readonly logger?: Logger;
+  /** Default {@link systemScheduler}. */
+  readonly scheduler?: Scheduler;
+}
+
+/** Options of {@link ProcessTable.spawn}. */
+export interface SpawnOptions {
+  /**
+   * Link the new process to this pid, atomically. A local pid gets both sides of the link; a
+   * remote one only ours (the remote node set its side, as for a SPAWN_REQUEST with `link`).
+   */
+  readonly link?: Pid;
+  /**
+   * `watcher` monitors the new process with `ref`, atomically. A remote watcher gets only our side
+   * (as for a SPAWN_REQUEST with `monitor`, where `ref` is the request id).
+   */
+  readonly monitor?: { readonly watcher: Pid; readonly ref: Reference };
+  /** Register the new process under this name; throws (and spawns nothing) if it is taken. */
+  readonly name?: Atom;
+  /** Start trapping exits. */
+  readonly trapExit?: boolean;
+  /** This process's mailbox bound. */
+  readonly mailboxLimit?: number;
+  /** Default: the table's {@link ProcessTable.systemPid}. */
+  readonly groupLeader?: Pid;
+}
+
+/** A snapshot of a process (`process_info/1`). */
+export interface ProcessInfo {
+  readonly pid: Pid;
+  /** `waiting`: blocked in a receive; `running`: anything else. */
+  readonly status: 'running' | 'waiting';
+  readonly messageQueueLen: number;
+  /** Pids with an active link. */
+  readonly links: readonly Pid[];
+  /** Monitors this process holds: the pid, or `[name, node]` when by name. */
+  readonly monitors: readonly { readonly ref: Reference; readonly target: Pid | readonly [Atom, Atom] }[];
+  /** Processes monitoring this one. */
+  readonly monitoredBy: readonly Pid[];
+  readonly registeredName: Atom | undefined;
+  readonly trapExit: boolean;
+  readonly groupLeader: Pid;
+  readonly mailboxLimit: number;
+  /** Messages dropped because they failed a receive's schema. */
+  readonly invalidMessages: number;
+}
+
+interface AliasState {
+  readonly state: ProcessState;
+  readonly ref: Reference;
+  readonly mode: AliasMode;
+}
+
+const PID_NUMBERS = 0x1000_0000; // 2^28: 15-bit id, 13-bit serial
+const REF_WORD0 = 0x4_0000; // 2^18
+const WORD = 0x1_0000_0000; // 2^32
+
+/** The processes of one node, and the signal rules between them. */
+export class ProcessTable {
+  /** This node's name. */
+  readonly node: Atom;
+  /** This node's creation. */
+  readonly creation: number;
+  /** `<Node.0.0>`: the sender of signals no process sends (`exit/2` from outside, node stop). */
+  readonly systemPid: Pid;
+
+  readonly #remote: RemoteSignals;
+  readonly #logger: Logger | undefined;
+  readonly #scheduler: Scheduler;
+  readonly #mailboxLimit: number;
+  readonly #host: ProcessHost;
+
+  readonly #procs = new Map<number, ProcessState>();
+  readonly #names = new Map<Atom, ProcessState>();
+  readonly #aliases = new Map<string, AliasState>();
+  /** Processes with links or monitors involving each remote node. */
+  readonly #byNode = new Map<Atom, Set<ProcessState>>();
+  #nextNumber = 1;
+  #refCounter = 0;
+  #unlinkId = 0n;
+  #stopped = false;
+
+  // The signal FIFO (two parallel arrays: no object per queued signal).
+  #draining = false;
+  #queueProcs: ProcessState[] = [];
+  #queueSignals: Signal[] = [];
+
+  constructor(options: ProcessTableOptions) {
+    const limit = options.mailboxLimit ?? DEFAULT_MAILBOX_LIMIT;
+    checkLimit(limit);
+    this.node = options.node;
+    this.creation = options.creation;
+    this.systemPid = new Pid(options.node, 0, 0, options.creation);
+    this.#remote = options.remote;
+    this.#logger = options.logger;
+    this.#scheduler = options.scheduler ?? systemScheduler;
+    this.#mailboxLimit = limit;
+    this.#host = this.#makeHost();
+  }
+
+  /** Live processes. */
+  get count(): number {
+    return this.#procs.size;
+  }
+
+  /**
+   * Starts a process running `fn(self)`. It starts after the current synchronous code (the pid is
+   * returned first). Returning exits it `normal`; throwing exits it with `{js_error, ...}` (see
+   * exit-reason.ts) and logs the error; `self.exit(reason)` exits with `reason`.
+   */
+  spawn<M = Term>(fn: (self: ProcessContext<M>) => unknown, options?: SpawnOptions): TypedPid<M> {
+    if (typeof fn !== 'function') throw new TypeError('spawn needs a function');
+    if (this.#stopped) throw new ProcessError('stopped', 'the process table is stopped');
+    const name = options?.name;
+    if (name !== undefined) this.#checkName(name);
+    const limit = options?.mailboxLimit ?? this.#mailboxLimit;
+    checkLimit(limit);
+    const link = options?.link;
+    let linker: ProcessState | undefined;
+    if (link !== undefined && link.node === this.node) {
+      linker = this.#lookup(link);
+      if (linker === undefined) throw new ProcessError('noproc', `spawn: no process ${link} to link to`);
+    }
+    const monitor = options?.monitor;
+    let watcher: ProcessState | undefined;
+    if (monitor !== undefined && monitor.watcher.node === this.node) {
+      watcher = this.#lookup(monitor.watcher);
+      if (watcher === undefined)
+        throw new ProcessError('noproc', `spawn: no process ${monitor.watcher} to monitor`);
+    }
+
+    const number = this.#allocate();
+    const pid = new Pid(this.node, number & 0x7fff, number >>> 15, this.creation);
+    const state = new ProcessState(this.#host, pid, number, options?.groupLeader ?? this.systemPid, limit);
+    state.trapExit = options?.trapExit === true;
+    this.#procs.set(number, state);
+    if (name !== undefined) {
+      this.#names.set(name, state);
+      state.name = name;
+    }
+    if (link !== undefined) {
+      state.linkMap().set(pidKey(link), { pid: link, unlinkId: 0n });
+      if (linker !== undefined) linker.linkMap().set(pidKey(pid), { pid, unlinkId: 0n });
+      else this.#trackNode(state, link.node);
+    }
+    if (monitor !== undefined) {
+      const key = refKey(monitor.ref);
+      state.monitoredByMap().set(key, {
+        ref: monitor.ref,
+        watcher: monitor.watcher,
+        name: undefined,
+      });
+      if (watcher !== undefined) {
+        watcher.monitorMap().set(key, {
+          ref: monitor.ref,
+          pid,
+          name: undefined,
+          node: this.node,
+          alias: undefined,
+        });
+      } else {
+        this.#trackNode(state, monitor.watcher.node);
+      }
+    }
+    this.#scheduler.queue(() => {
+      if (state.alive) void this.#run(state, fn as unknown as (self: ProcessContext<never>) => unknown);
+    });
+    return pid;
+  }
+
+  /**
+   * Applies a signal that arrived for a local process, name or alias (from a local sender or from
+   * the network). Returns false if nobody is there: a message is then dropped (as the BEAM drops
+   * it); a link is answered with an exit signal `noproc`, a monitor with a DOWN `noproc`, an
+   * UNLINK_ID with its ack; other signals are dropped. Only messages can go to an alias.
+   */
+  deliver(to: Pid | Atom | Reference, signal: Signal): boolean {
+    if (to instanceof Pid) {
+      if (to.node !== this.node) return false;
+      const state = this.#lookup(to);
+      if (state === undefined) {
+        this.#noTarget(to, signal);
+        return false;
+      }
+      this.#enqueue(state, signal);
+      return true;
+    }
+    if (to instanceof Reference) {
+      return signal.kind === 'message' && this.#deliverAlias(to, signal.message);
+    }
+    const named = signal.kind === 'monitor' && signal.name === undefined ? { ...signal, name: to } : signal;
+    const state = this.#names.get(to);
+    if (state === undefined) {
+      this.#noTarget(to, named);
+      return false;
+    }
+    this.#enqueue(state, named);
+    return true;
+  }
+
+  /**
+   * Sends a message to a pid, a local name, `[name, node]` or an alias, local or remote. As on the
+   * BEAM, a local name nobody holds throws (code `not_registered`, the BEAM's `badarg`), while a
+   * dead pid, an inactive alias or `[name, node]` for a missing local name drop it silently.
+   * `from` is the sending process (default {@link systemPid}).
+   */
+  send<D extends Destination>(to: D, message: MessageOf<D>, from?: Pid): void {
+    this.#send(from ?? this.systemPid, to, message as Term);
+  }
+
+  /** Sends an exit signal (`exit/2`) to `pid` from `from` (default {@link systemPid}). */
+  exit(pid: Pid, reason: Term, from?: Pid): void {
+    this.#route(pid, { kind: 'exit', from: from ?? this.systemPid, reason, link: false });
+  }
+
+  /** Registers a local process under `name` (`register/2`, with its `badarg` cases as error codes). */
+  register(name: Atom, pid: Pid): void {
+    this.#checkName(name);
+    if (pid.node !== this.node) throw new ProcessError('not_local', `register: ${pid} is not a local pid`);
+    const state = this.#lookup(pid);
+    if (state === undefined) throw new ProcessError('noproc', `register: no process ${pid}`);
+    if (state.name !== undefined)
+      throw new ProcessError('already_registered', `${pid} is already registered as ${state.name}`);
+    this.#names.set(name, state);
+    state.name = name;
+  }
+
+  /** Removes a registered name; throws code `not_registered` when nobody holds it. */
+  unregister(name: Atom): void {
+    const state = this.#names.get(name);
+    if (state === undefined) throw new ProcessError('not_registered', `no process is registered as ${name}`);
+    this.#names.delete(name);
+    state.name = undefined;
+  }
+
+  /** The pid registered under `name`. */
+  whereis(name: Atom): Pid | undefined {
+    return this.#names.get(name)?.pid;
+  }
+
+  /** Registered names. */
+  registered(): Atom[] {
+    return [...this.#names.keys()];
+  }
+
+  /** True while the local process `pid` lives. */
+  isAlive(pid: Pid): boolean {
+    return this.#lookup(pid) !== undefined;
+  }
+
+  /** A new reference (3 words) of this node. */
+  makeRef(): Reference {
+    const n = this.#refCounter++;
+    const word0 = n % REF_WORD0;
+    const rest = Math.floor(n / REF_WORD0);
+    return new Reference(this.node, this.creation, [word0, rest % WORD, Math.floor(rest / WORD)]);
+  }
+
+  /**
+   * The connection to `node` is gone (or could not be made): every link over it fires with
+   * `noconnection`, every monitor of a process there delivers a DOWN `noconnection`, monitors held
+   * by processes there are dropped, and each `monitor_node` instance delivers `{nodedown, Node}`.
+   */
+  handleNodeDown(node: Atom): void {
+    if (node === this.node) return;
+    const states = this.#byNode.get(node);
+    if (states === undefined) return;
+    this.#byNode.delete(node);
+    this.#batch(() => {
+      for (const state of states) {
+        if (!state.alive) continue;
+        state.nodes?.delete(node);
+        if (state.links !== undefined) {
+          for (const [key, link] of state.links) {
+            if (link.pid.node !== node) continue;
+            if (link.unlinkId === 0n) {
+              this.#enqueue(state, { kind: 'exit', from: link.pid, reason: atoms.noconnection, link: true });
+            } else {
+              state.links.delete(key);
+            }
+          }
+        }
+        if (state.monitors !== undefined) {
+          for (const monitor of state.monitors.values()) {
+            if (monitor.node !== node) continue;
+            const from = monitor.pid ?? (monitor.name as Atom);
+            this.#enqueue(state, { kind: 'down', from, ref: monitor.ref, reason: atoms.noconnection });
+          }
+        }
+        if (state.monitoredBy !== undefined) {
+          for (const [key, entry] of state.monitoredBy)
+            if (entry.watcher.node === node) state.monitoredBy.delete(key);
+        }
+        const count = state.nodeMonitors?.get(node);
+        if (count !== undefined) {
+          state.nodeMonitors?.delete(node);
+          const message = new Tuple([signalAtoms.nodedown, node]);
+          for (let i = 0; i < count; i++) this.#enqueue(state, { kind: 'message', message });
+        }
+      }
+    });
+  }
+
+  /** A snapshot of a local process, or undefined if it is not alive. */
+  info(pid: Pid): ProcessInfo | undefined {
+    const state = this.#lookup(pid);
+    if (state === undefined) return undefined;
+    const links: Pid[] = [];
+    for (const link of state.links?.values() ?? []) if (link.unlinkId === 0n) links.push(link.pid);
+    const monitors: { ref: Reference; target: Pid | readonly [Atom, Atom] }[] = [];
+    for (const m of state.monitors?.values() ?? []) {
+      monitors.push({ ref: m.ref, target: m.name !== undefined ? [m.name, m.node] : (m.pid as Pid) });
+    }
+    return {
+      pid: state.pid,
+      status: state.mailbox.waiting ? 'waiting' : 'running',
+      messageQueueLen: state.mailbox.length,
+      links,
+      monitors,
+      monitoredBy: [...(state.monitoredBy?.values() ?? [])].map((e) => e.watcher),
+      registeredName: state.name,
+      trapExit: state.trapExit,
+      groupLeader: state.groupLeader,
+      mailboxLimit: state.mailboxLimit,
+      invalidMessages: state.invalidMessages,
+    };
+  }
+
+  /** The queued messages of a local process (a copy), or undefined if it is not alive. */
+  messages(pid: Pid): Term[] | undefined {
+    return this.#lookup(pid)?.mailbox.toArray();
+  }
+
+  /**
+   * Node stop: every process exits with `reason` (untrappable; links and monitors fire, remote ones
+   * through {@link RemoteSignals}) and the table accepts no more spawns.
+   */
+  stopAll(reason: Term): void {
+    this.#stopped = true;
+    this.#batch(() => {
+      for (const state of [...this.#procs.values()]) this.#terminate(state, reason);
+    });
+  }
+
+  // ---- running processes ----
+
+  async #run(state: ProcessState, fn: (self: ProcessContext<never>) => unknown): Promise<void> {
+    let reason: Term = atoms.normal;
+    let crash: unknown;
+    let crashed = false;
+    try {
+      await fn(state.context);
+    } catch (error) {
+      if (error instanceof ExitSignal && error.pid === state.pid) {
+        reason = error.reason;
+      } else {
+        crashed = true;
+        crash = error;
+        reason = exitReasonOf(error);
+      }
+    }
+    if (!state.alive) return;
+    if (crashed) this.#log('error', 'process crashed', { pid: state.pid.toString(), error: crash });
+    this.#terminate(state, reason);
+  }
+
+  /** Logs through the injected logger; a logger that throws is not allowed to break the table. */
+  #log(level: 'warn' | 'error', message: string, fields: Record<string, unknown>): void {
+    try {
+      this.#logger?.[level](message, fields);
+    } catch {
+      // Nothing sensible to do: the table must stay consistent.
+    }
+  }
+
+  #allocate(): number {
+    for (let tries = 0; tries < PID_NUMBERS; tries++) {
+      const n = this.#nextNumber;
+      this.#nextNumber = n + 1 === PID_NUMBERS ? 1 : n + 1;
+      if (!this.#procs.has(n)) return n;
+    }
+    throw new ProcessError('system_limit', 'every pid number is in use');
+  }
+
+  #lookup(pid: Pid): ProcessState | undefined {
+    if (pid.node !== this.node || pid.creation !== this.creation) return undefined;
+    if (pid.id >= 0x8000 || pid.serial >= 0x2000 || pid.id < 0 || pid.serial < 0) return undefined;
+    return this.#procs.get(pid.serial * 0x8000 + pid.id);
+  }
+
+  #checkName(name: Atom): void {
+    if (name === atoms.undefined)
+      throw new ProcessError('bad_name', "'undefined' cannot be a registered name");
+    if (this.#names.has(name)) throw new ProcessError('name_taken', `${name} is already registered`);
+  }
+
+  // ---- the signal queue ----
+
+  /** Applies `signal` to `state` now, or after the signals already queued. */
+  #enqueue(state: ProcessState, signal: Signal): void {
+    if (this.#draining) {
+      this.#queueProcs.push(state);
+      this.#queueSignals.push(signal);
+      return;
+    }
+    this.#draining = true;
+    try {
+      this.#apply(state, signal);
+      this.#drain();
+    } finally {
+      this.#draining = false;
+      // Only non-empty if an internal error escaped mid-drain: never replay stale signals.
+      this.#queueProcs.length = 0;
+      this.#queueSignals.length = 0;
+    }
+  }
+
+  /** Runs `fn` with signals queued, then applies them. */
+  #batch(fn: () => void): void {
+    if (this.#draining) {
+      fn();
+      return;
+    }
+    this.#draining = true;
+    try {
+      fn();
+      this.#drain();
+    } finally {
+      this.#draining = false;
+      // Only non-empty if an internal error escaped mid-drain: never replay stale signals.
+      this.#queueProcs.length = 0;
+      this.#queueSignals.length = 0;
+    }
+  }
+
+  #drain(): void {
+    const procs = this.#queueProcs;
+    const signals = this.#queueSignals;
+    try {
+      for (let i = 0; i < procs.length; i++) this.#apply(procs[i] as ProcessState, signals[i] as Signal);
+    } finally {
+      procs.length = 0;
+      signals.length = 0;
+    }
+  }
+
+  /** Sends `signal` to a pid: applied here when local, handed to the node otherwise. */
+  #route(to: Pid, signal: Signal): void {
+    if (to.node !== this.node) {
+      this.#remoteSend(to.node, to, signal);
+      return;
+    }
+    const state = this.#lookup(to);
+    if (state === undefined) this.#noTarget(to, signal);
+    else this.#enqueue(state, signal);
+  }
+
+  #remoteSend(node: Atom, to: Pid | Atom | Reference, signal: Signal): void {
+    try {
+      this.#remote.send(node, to, signal);
+    } catch (error) {
+      this.#log('error', 'remote signal failed', { node: node.name, kind: signal.kind, error });
+    }
+  }
+
+  /** A signal for a process or name that does not exist. */
+  #noTarget(to: Pid | Atom, signal: Signal): void {
+    switch (signal.kind) {
+      case 'link':
+        // BEAM: a link to a missing process is answered with an exit signal `noproc`.
+        if (to instanceof Pid)
+          this.#route(signal.from, { kind: 'exit', from: to, reason: atoms.noproc, link: true });
+        return;
+      case 'monitor':
+        this.#route(signal.from, {
+          kind: 'down',
+          from: signal.name ?? to,
+          ref: signal.ref,
+          reason: atoms.noproc,
+        });
+        return;
+      case 'unlink':
+        // Harmless: the sender drops its unlinking state only if the id matches.
+        if (signal.id !== 0n && to instanceof Pid)
+          this.#route(signal.from, { kind: 'unlink_ack', from: to, id: signal.id });
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The signal rules for a live local process. */
+  #apply(state: ProcessState, signal: Signal): void {
+    if (!state.alive) {
+      // It died after the signal was queued: as if it had arrived late.
+      this.#noTarget(state.pid, signal);
+      return;
+    }
+    switch (signal.kind) {
+      case 'message':
+        this.#enqueueMessage(state, signal.message);
+        return;
+      case 'link': {
+        // Link protocol: a LINK creates the link unless link information exists, active or not
+        // (with our UNLINK_ID outstanding, the sender will get it after its LINK: no link in the end).
+        const links = state.linkMap();
+        const key = pidKey(signal.from);
+        if (!links.has(key)) {
+          links.set(key, { pid: signal.from, unlinkId: 0n });
+          this.#trackNode(state, signal.from.node);
+        }
+        return;
+      }
+      case 'unlink': {
+        const key = pidKey(signal.from);
+        if (signal.id === 0n) {
+          // Old UNLINK: no ack, the link goes whatever its state.
+          state.links?.delete(key);
+          return;
+        }
+        // UNLINK_ID removes an active link; ours being inactive, our own ack will remove it.
+        const link = state.links?.get(key);
+        if (link !== undefined && link.unlinkId === 0n) state.links?.delete(key);
+        this.#route(signal.from, { kind: 'unlink_ack', from: state.pid, id: signal.id });
+        return;
+      }
+      case 'unlink_ack': {
+        const key = pidKey(signal.from);
+        const link = state.links?.get(key);
+        if (link !== undefined && link.unlinkId !== 0n && link.unlinkId === signal.id)
+          state.links?.delete(key);
+        return;
+      }
+      case 'exit':
+        this.#handleExit(state, signal.from, signal.reason, signal.link);
+        return;
+      case 'monitor':
+        state.monitoredByMap().set(refKey(signal.ref), {
+          ref: signal.ref,
+          watcher: signal.from,
+          name: signal.name,
+        });
+        this.#trackNode(state, signal.from.node);
+        return;
+      case 'demonitor':
+        state.monitoredBy?.delete(refKey(signal.ref));
+        return;
+      case 'down':
+        this.#handleMonitorPExit(state, signal.from, signal.ref, signal.reason);
+        return;
+      case 'group_leader':
+        state.groupLeader = signal.leader;
+        return;
+    }
+  }
+
+  #handleExit(state: ProcessState, from: Pid, reason: Term, link: boolean): void {
+    let linkActive = false;
+    if (link) {
+      // React if the link is active, then forget it whatever its state.
+      const key = pidKey(from);
+      const entry = state.links?.get(key);
+      if (entry !== undefined) {
+        linkActive = entry.unlinkId === 0n;
+        state.links?.delete(key);
+      }
+    }
+    const fromSelf = !link && samePid(from, state.pid);
+    const outcome = exitSignalAction({ reason, link, linkActive, trapExit: state.trapExit, fromSelf });
+    if (outcome.action === 'message') this.#enqueueMessage(state, exitMessage(from, reason));
+    else if (outcome.action === 'terminate') this.#terminate(state, outcome.reason);
+  }
+
+  /** A DOWN for a monitor `state` holds; dropped if the monitor is gone (demonitored). */
+  #handleMonitorPExit(state: ProcessState, from: Pid | Atom, ref: Reference, reason: Term): void {
+    const key = refKey(ref);
+    const monitor = state.monitors?.get(key);
+    if (monitor === undefined) return;
+    state.monitors?.delete(key);
+    if (monitor.alias === 'demonitor' || monitor.alias === 'reply_demonitor') this.#removeAlias(state, key);
+    this.#enqueueMessage(state, downMessage(monitor.ref, whoOf(monitor, from), reason));
+  }
+
+  /** Puts a message in a mailbox (or hands it to the waiting receive), within the mailbox bound. */
+  #enqueueMessage(state: ProcessState, message: Term): void {
+    const box = state.mailbox;
+    if (box.offer(message)) return;
+    if (box.length >= state.mailboxLimit) {
+      this.#log('warn', 'mailbox overflow: the process exits', {
+        pid: state.pid.toString(),
+        limit: state.mailboxLimit,
+      });
+      this.#terminate(state, new Tuple([signalAtoms.mailbox_overflow, state.mailboxLimit]));
+      return;
+    }
+    box.push(message);
+  }
+
+  #deliverAlias(ref: Reference, message: Term): boolean {
+    const key = refKey(ref);
+    const alias = this.#aliases.get(key);
+    if (alias === undefined) return false;
+    const state = alias.state;
+    if (alias.mode === 'reply') this.#removeAlias(state, key);
+    else if (alias.mode === 'reply_demonitor') this.#demonitor(state, ref, false);
+    if (this.#draining) this.#enqueue(state, { kind: 'message', message });
+    else this.#enqueueMessage(state, message);
+    return true;
+  }
+
+  /**
+   * Exit: release the name and aliases, wake the code with an ExitSignal, then send exit signals
+   * to linked processes and DOWN to monitoring ones (after the resources, as the BEAM does).
+   */
+  #terminate(state: ProcessState, reason: Term): void {
+    if (!state.alive) return;
+    state.alive = false;
+    state.exitReason = reason;
+    this.#procs.delete(state.number);
+    if (state.name !== undefined) this.#names.delete(state.name);
+    if (state.aliases !== undefined) for (const key of state.aliases) this.#aliases.delete(key);
+    state.aliases = undefined;
+    if (state.nodes !== undefined) {
+      for (const node of state.nodes) {
+        const set = this.#byNode.get(node);
+        set?.delete(state);
+        if (set?.size === 0) this.#byNode.delete(node);
+      }
+    }
+    state.nodes = undefined;
+    // An ExitSignal (an Error, with its stack) only when code is there to receive it.
+    if (state.mailbox.waiting) state.mailbox.fail(state.exitSignal());
+    state.mailbox.clear();
+    const abort = state.abort;
+    // Abort listeners are user code: run them outside the signal machinery.
+    if (abort !== undefined) this.#scheduler.queue(() => abort.abort(state.exitSignal()));
+    const pid = state.pid;
+    this.#batch(() => {
+      for (const link of state.links?.values() ?? []) {
+        if (link.unlinkId === 0n) this.#route(link.pid, { kind: 'exit', from: pid, reason, link: true });
+      }
+      for (const monitor of state.monitors?.values() ?? []) this.#sendDemonitor(pid, monitor);
+      for (const entry of state.monitoredBy?.values() ?? []) {
+        this.#route(entry.watcher, { kind: 'down', from: entry.name ?? pid, ref: entry.ref, reason });
+      }
+      for (const [node, count] of state.nodeMonitors ?? []) {
+        for (let i = 0; i < count; i++) this.#remoteMonitorNode(node, pid, false);
+      }
+    });
+    state.links = undefined;
+    state.monitors = undefined;
+    state.monitoredBy = undefined;
+    state.nodeMonitors = undefined;
+  }
+
+  #sendDemonitor(from: Pid, monitor: MonitorState): void {
+    const signal: Signal = { kind: 'demonitor', from, ref: monitor.ref };
+    if (monitor.node === this.node) {
+      if (monitor.pid !== undefined) this.#route(monitor.pid, signal);
+    } else {
+      this.#remoteSend(monitor.node, monitor.pid ?? (monitor.name as Atom), signal);
+    }
+  }
+
+  #remoteMonitorNode(node: Atom, watcher: Pid, on: boolean): void {
+    try {
+      this.#remote.monitorNode(node, watcher, on);
+    } catch (error) {
+      this.#log('error', 'remote monitorNode failed', { node: node.name, error });
+    }
+  }
+
+  #trackNode(state: ProcessState, node: Atom): void {
+    if (node === this.node) return;
+    const nodes = state.nodeSet();
+    if (nodes.has(node)) return;
+    nodes.add(node);
+    let set = this.#byNode.get(node);
+    if (set === undefined) {
+      set = new Set();
+      this.#byNode.set(node, set);
+    }
+    set.add(state);
+  }
+
+  #addAlias(state: ProcessState, ref: Reference, mode: AliasMode): void {
+    const key = refKey(ref);
+    this.#aliases.set(key, { state, ref, mode });
+    state.aliasSet().add(key);
+  }
+
+  #removeAlias(state: ProcessState, key: string): boolean {
+    const alias = this.#aliases.get(key);
+    if (alias === undefined || alias.state !== state) return false;
+    this.#aliases.delete(key);
+    state.aliases?.delete(key);
+    return true;
+  }
+
+  // ---- operations of a process (through its context) ----
+
+  #send(from: Pid, to: Destination, message: Term): void {
+    if (to instanceof Pid) {
+      if (to.node !== this.node) {
+        this.#remoteSend(to.node, to, { kind: 'message', from, message });
+        return;
+      }
+      const state = this.#lookup(to);
+      if (state === undefined) return;
+      if (this.#draining) this.#enqueue(state, { kind: 'message', from, message });
+      else this.#enqueueMessage(state, message);
+      return;
+    }
+    if (to instanceof Reference) {
+      if (to.node !== this.node) this.#remoteSend(to.node, to, { kind: 'message', from, message });
+      else this.#deliverAlias(to, message);
+      return;
+    }
+    let name: Atom;
+    let node: Atom;
+    if (Array.isArray(to)) {
+      name = asAtom(to[0]);
+      node = asAtom(to[1]);
+      if (node !== this.node) {
+        this.#remoteSend(node, name, { kind: 'message', from, message });
+        return;
+      }
+    } else {
+      name = to as Atom;
+    }
+    const state = this.#names.get(name);
+    if (state === undefined) {
+      // `Name ! Msg` raises badarg on the BEAM; `{Name, node()} ! Msg` is dropped.
+      if (Array.isArray(to)) return;
+      throw new ProcessError('not_registered', `no process is registered as ${name}`);
+    }
+    if (this.#draining) this.#enqueue(state, { kind: 'message', from, message });
+    else this.#enqueueMessage(state, message);
+  }
+
+  #link(self: ProcessState, to: Pid): void {
+    if (samePid(to, self.pid)) return;
+    const key = pidKey(to);
+    const existing = self.links?.get(key);
+    if (existing !== undefined && existing.unlinkId === 0n) return;
+    if (to.node === this.node && this.#lookup(to) === undefined) {
+      // link/1 checks a local target synchronously: a message when trapping, an error otherwise.
+      self.links?.delete(key);
+      if (self.trapExit) {
+        this.#batch(() => this.#enqueueMessage(self, exitMessage(to, atoms.noproc)));
+        return;
+      }
+      throw new ProcessError('noproc', `link: no process ${to}`);
+    }
+    // Sending LINK (re)activates our side, forgetting an outstanding unlink.
+    if (existing !== undefined) existing.unlinkId = 0n;
+    else self.linkMap().set(key, { pid: to, unlinkId: 0n });
+    this.#trackNode(self, to.node);
+    this.#route(to, { kind: 'link', from: self.pid });
+  }
+
+  #unlink(self: ProcessState, to: Pid): void {
+    const link = self.links?.get(pidKey(to));
+    if (link === undefined || link.unlinkId !== 0n) return;
+    link.unlinkId = ++this.#unlinkId;
+    this.#route(to, { kind: 'unlink', from: self.pid, id: link.unlinkId });
+  }
+
+  #monitor(
+    self: ProcessState,
+    target: Pid | Atom | readonly [Atom | string, Atom | string],
+    alias: AliasMode | undefined,
+  ): Reference {
+    const ref = this.makeRef();
+    let pid: Pid | undefined;
+    let name: Atom | undefined;
+    let node: Atom;
+    if (target instanceof Pid) {
+      pid = target;
+      node = target.node;
+    } else if (Array.isArray(target)) {
+      name = asAtom(target[0]);
+      node = asAtom(target[1]);
+      if (node === this.node) pid = this.#names.get(name)?.pid;
+    } else {
+      name = target as Atom;
+      node = this.node;
+      pid = this.#names.get(name)?.pid;
+    }
+    const monitor: MonitorState = { ref, pid, name, node, alias };
+    const key = refKey(ref);
+    if (node === this.node) {
+      const state = pid === undefined ? undefined : this.#lookup(pid);
+      if (state === undefined) {
+        // No such process: DOWN `noproc` at once; a demonitor-mode alias goes with the monitor.
+        if (alias === 'explicit_unalias') this.#addAlias(self, ref, alias);
+        this.#batch(() => this.#enqueueMessage(self, downMessage(ref, whoOf(monitor, pid), atoms.noproc)));
+        return ref;
+      }
+      if (alias !== undefined) this.#addAlias(self, ref, alias);
+      self.monitorMap().set(key, monitor);
+      const signal: Signal =
+        name === undefined
+          ? { kind: 'monitor', from: self.pid, ref }
+          : { kind: 'monitor', from: self.pid, ref, name };
+      this.#enqueue(state, signal);
+      return ref;
+    }
+    if (alias !== undefined) this.#addAlias(self, ref, alias);
+    self.monitorMap().set(key, monitor);
+    this.#trackNode(self, node);
+    const signal: Signal =
+      name === undefined
+        ? { kind: 'monitor', from: self.pid, ref }
+        : { kind: 'monitor', from: self.pid, ref, name };
+    this.#remoteSend(node, pid ?? (name as Atom), signal);
+    return ref;
+  }
+
+  #demonitor(self: ProcessState, ref: Reference, flush: boolean): boolean {
+    const key = refKey(ref);
+    const monitor = self.monitors?.get(key);
+    if (monitor !== undefined) {
+      self.monitors?.delete(key);
+      if (monitor.alias === 'demonitor' || monitor.alias === 'reply_demonitor') this.#removeAlias(self, key);
+      this.#sendDemonitor(self.pid, monitor);
+    }
+    if (flush) self.mailbox.removeFirst((message) => isDownFor(message, ref));
+    return monitor !== undefined;
+  }
+
+  #monitorNode(self: ProcessState, node: Atom, on: boolean): void {
+    if (node === this.node) return;
+    const count = self.nodeMonitors?.get(node) ?? 0;
+    if (on) {
+      self.nodeMonitorMap().set(node, count + 1);
+      this.#trackNode(self, node);
+    } else {
+      // monitor_node(Node, false) removes one instance.
+      if (count === 0) return;
+      if (count === 1) self.nodeMonitors?.delete(node);
+      else self.nodeMonitors?.set(node, count - 1);
+    }
+    this.#remoteMonitorNode(node, self.pid, on);
+  }
+
+  #makeHost(): ProcessHost {
+    return {
+      node: this.node,
+      scheduler: this.#scheduler,
+      warn: (message, fields) => this.#log('warn', message, fields),
+      send: (from, to, message) => this.#send(from.pid, to, message),
+      link: (self, to) => this.#link(self, to),
+      unlink: (self, to) => this.#unlink(self, to),
+      monitor: (self, target, alias) => this.#monitor(self, target, alias),
+      demonitor: (self, ref, flush) => this.#demonitor(self, ref, flush),
+      monitorNode: (self, node, on) => this.#monitorNode(self, node, on),
+      sendExit: (self, to, reason) => this.#route(to, { kind: 'exit', from: self.pid, reason, link: false }),
+      terminate: (self, reason) => this.#terminate(self, reason),
+      register: (name, pid) => this.register(name, pid),
+      unregister: (name) => this.unregister(name),
+      whereis: (name) => this.whereis(name),
+      makeRef: () => this.makeRef(),
+      alias: (self, mode) => {
+        const ref = this.makeRef();
+        this.#addAlias(self, ref, mode);
+        return ref;
+      },
+      unalias: (self, ref) => this.#removeAlias(self, refKey(ref)),
+      spawnChild: (parent, fn, options, link, monitor) =>
+        this.#spawnChild(parent, fn, options, link, monitor),
+    };
+  }
+
+  #spawnChild(
+    parent: ProcessState,
+    fn: (self: ProcessContext<never>) => unknown,
+    options: ChildSpawnOptions | undefined,
+    link: boolean,
+    monitor: boolean,
+  ): { pid: Pid; ref: Reference | undefined } {
+    const ref = monitor ? this.makeRef() : undefined;
+    const spawnOptions: {
+      -readonly [K in keyof SpawnOptions]: SpawnOptions[K];
+    } = { groupLeader: parent.groupLeader };
+    if (options?.name !== undefined) spawnOptions.name = options.name;
+    if (options?.trapExit !== undefined) spawnOptions.trapExit = options.trapExit;
+    if (options?.mailboxLimit !== undefined) spawnOptions.mailboxLimit = options.mailboxLimit;
+    if (link) spawnOptions.link = parent.pid;
+    if (ref !== undefined) spawnOptions.monitor = { watcher: parent.pid, ref };
+    return { pid: this.spawn(fn, spawnOptions), ref };
+  }
+}
+
+/** `Who` of a DOWN message: `{Name, Node}` for a monitor by name, else the pid. */
+function whoOf(monitor: MonitorState, from: Pid | Atom | undefined): Pid | Tuple {
+  if (monitor.name !== undefined) return new Tuple([monitor.name, monitor.node]);
+  return monitor.pid ?? (from as Pid);
+}
+
+function asAtom(value: Atom | string): Atom {
+  return typeof value === 'string' ? atom(value) : value;
+}
+
+function checkLimit(limit: number): void {
+  if (!(limit >= 1)) throw new ProcessError('bad_argument', `mailboxLimit must be >= 1, got ${limit}`);
+}

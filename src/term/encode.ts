@@ -1,0 +1,804 @@
+/**
+ * Encoder: TypeScript values to the external term format, in the modern forms the BEAM itself
+ * emits (smallest integer tag, NEW_FLOAT_EXT, SMALL_ATOM_UTF8_EXT, STRING_EXT for byte lists,
+ * NEW_PID_EXT, NEWER_REFERENCE_EXT, NEW_PORT_EXT).
+ *
+ * One growable {@link TermWriter} does all the work: a single pass, no intermediate buffers,
+ * no closures per term. Atoms copy their cached UTF-8 bytes. Output is deterministic: the same
+ * value always gives the same bytes (maps and objects in iteration order).
+ *
+ * @module
+ */
+
+import { deflateSync } from 'node:zlib';
+import { compare } from './compare.ts';
+import { TermEncodeError } from './errors.ts';
+import {
+  ATOM_UTF8_EXT,
+  BINARY_EXT,
+  BIT_BINARY_EXT,
+  COMPRESSED,
+  EXPORT_EXT,
+  INTEGER_EXT,
+  LARGE_BIG_EXT,
+  LARGE_TUPLE_EXT,
+  LIST_EXT,
+  MAP_EXT,
+  NEW_FLOAT_EXT,
+  NEW_PID_EXT,
+  NEW_PORT_EXT,
+  NEWER_REFERENCE_EXT,
+  NIL_EXT,
+  SMALL_ATOM_UTF8_EXT,
+  SMALL_BIG_EXT,
+  SMALL_INTEGER_EXT,
+  SMALL_TUPLE_EXT,
+  STRING_EXT,
+  V4_PORT_EXT,
+  VERSION,
+} from './tags.ts';
+import {
+  Atom,
+  BitBinary,
+  ExportFun,
+  Float,
+  Fun,
+  ImproperList,
+  MAX_ATOM_CHARS,
+  Pid,
+  Port,
+  Reference,
+  type Term,
+  Tuple,
+} from './types.ts';
+
+/** Options of {@link encode}. */
+export interface EncodeOptions {
+  /**
+   * Compress with zlib (`true` = level 6, or a level 1-9), as `term_to_binary(T, [compressed])`.
+   * Like the BEAM, the compressed form is returned only when it is smaller than the plain one.
+   */
+  readonly compressed?: boolean | number;
+  /** Deepest nesting of containers accepted (a cycle hits it too). Default 1000. */
+  readonly maxDepth?: number;
+}
+
+/** Default of {@link EncodeOptions.maxDepth}. */
+export const DEFAULT_ENCODE_MAX_DEPTH = 1000;
+
+const TRUE_UTF8 = new Uint8Array([116, 114, 117, 101]);
+const FALSE_UTF8 = new Uint8Array([102, 97, 108, 115, 101]);
+const TWO_32 = 4294967296;
+const MAX_U64 = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * A growable, reusable byte writer that encodes terms. Grows by doubling; `reset()` keeps the
+ * buffer, so one writer per connection allocates only when a message outgrows every earlier one.
+ */
+export class TermWriter {
+  #buf: Buffer;
+  #pos = 0;
+  #maxDepth: number = DEFAULT_ENCODE_MAX_DEPTH;
+  /** Canonical mode (for structural map keys): maps sorted, -0.0 as 0.0, refs without trailing zero words. */
+  #canonical = false;
+
+  constructor(initialSize = 256) {
+    this.#buf = Buffer.allocUnsafe(Math.max(16, initialSize));
+  }
+
+  /** Forgets the bytes written; keeps the buffer. */
+  reset(): void {
+    this.#pos = 0;
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.#pos;
+  }
+
+  /** @internal Sets the nesting limit for the next writes. */
+  setMaxDepth(maxDepth: number): void {
+    this.#maxDepth = maxDepth;
+  }
+
+  /** @internal Switches canonical mode (used for structural map keys). */
+  setCanonical(canonical: boolean): void {
+    this.#canonical = canonical;
+  }
+
+  u8(v: number): void {
+    if (this.#pos + 1 > this.#buf.length) this.#grow(1);
+    this.#buf[this.#pos++] = v;
+  }
+
+  u16(v: number): void {
+    if (this.#pos + 2 > this.#buf.length) this.#grow(2);
+    const b = this.#buf;
+    const p = this.#pos;
+    b[p] = v >>> 8;
+    b[p + 1] = v;
+    this.#pos = p + 2;
+  }
+
+  u32(v: number): void {
+    if (this.#pos + 4 > this.#buf.length) this.#grow(4);
+    const b = this.#buf;
+    const p = this.#pos;
+    b[p] = v >>> 24;
+    b[p + 1] = v >>> 16;
+    b[p + 2] = v >>> 8;
+    b[p + 3] = v;
+    this.#pos = p + 4;
+  }
+
+  u64(v: bigint): void {
+    if (this.#pos + 8 > this.#buf.length) this.#grow(8);
+    this.#buf.writeBigUInt64BE(BigInt.asUintN(64, v), this.#pos);
+    this.#pos += 8;
+  }
+
+  bytes(b: Uint8Array): void {
+    const n = b.length;
+    if (this.#pos + n > this.#buf.length) this.#grow(n);
+    const buf = this.#buf;
+    let p = this.#pos;
+    if (n < 48) {
+      for (let i = 0; i < n; i++) buf[p++] = b[i]!;
+    } else {
+      buf.set(b, p);
+      p += n;
+    }
+    this.#pos = p;
+  }
+
+  /** Writes 131 then the term. */
+  writeVersioned(term: Term): void {
+    this.u8(VERSION);
+    this.writeTerm(term);
+  }
+
+  /** Writes the term without a version byte (the form used inside distribution headers). */
+  writeTerm(term: Term): void {
+    const start = this.#pos;
+    try {
+      this.#term(term, 0);
+    } catch (e) {
+      this.#pos = start;
+      throw asEncodeError(e);
+    }
+  }
+
+  /** A view of the bytes written so far; valid until the next write or reset. */
+  view(): Buffer {
+    return this.#buf.subarray(0, this.#pos);
+  }
+
+  /** A copy of the bytes written, safe to keep. */
+  finish(): Buffer {
+    const out = Buffer.allocUnsafe(this.#pos);
+    this.#buf.copy(out, 0, 0, this.#pos);
+    return out;
+  }
+
+  /** @internal Hands over the buffer without copying; the writer must not be used again. */
+  take(): Buffer {
+    const buf = this.#buf;
+    return this.#pos === buf.length ? buf : buf.subarray(0, this.#pos);
+  }
+
+  #grow(need: number): void {
+    const old = this.#buf;
+    // Double for a run of small writes; one large write gets what it needs (and some slack).
+    const size = Math.max(old.length * 2, this.#pos + need + 64);
+    const buf = Buffer.allocUnsafe(size);
+    old.copy(buf, 0, 0, this.#pos);
+    this.#buf = buf;
+  }
+
+  #ensure(n: number): void {
+    if (this.#pos + n > this.#buf.length) this.#grow(n);
+  }
+
+  #term(term: Term, depth: number): void {
+    switch (typeof term) {
+      case 'number':
+        this.#number(term);
+        return;
+      case 'string':
+        this.#string(term);
+        return;
+      case 'boolean':
+        this.#atomUtf8(term ? TRUE_UTF8 : FALSE_UTF8);
+        return;
+      case 'bigint':
+        this.#bigint(term);
+        return;
+      case 'object':
+        if (term === null) throw new TermEncodeError('unencodable', 'null has no Erlang counterpart');
+        this.#object(term, depth);
+        return;
+      default:
+        throw new TermEncodeError('unencodable', `a ${typeof term} has no Erlang counterpart`);
+    }
+  }
+
+  #object(term: object, depth: number): void {
+    if (term instanceof Atom) {
+      this.#atom(term);
+    } else if (term instanceof Tuple) {
+      this.#tuple(term.elements, depth);
+    } else if (Array.isArray(term)) {
+      this.#list(term as readonly Term[], depth);
+    } else if (term instanceof Uint8Array) {
+      this.#binary(term);
+    } else if (term instanceof Map) {
+      this.#map(term as ReadonlyMap<Term, Term>, depth);
+    } else if (term instanceof Float) {
+      this.#float(term.value);
+    } else if (term instanceof Pid) {
+      this.#pid(term);
+    } else if (term instanceof Reference) {
+      this.#reference(term);
+    } else if (term instanceof ImproperList) {
+      this.#improper(term, depth);
+    } else if (term instanceof BitBinary) {
+      this.#bitBinary(term);
+    } else if (term instanceof Port) {
+      this.#port(term);
+    } else if (term instanceof ExportFun) {
+      this.#exportFun(term);
+    } else if (term instanceof Fun) {
+      this.bytes(term.bytes);
+    } else {
+      const proto: unknown = Object.getPrototypeOf(term);
+      if (proto !== Object.prototype && proto !== null) {
+        const name = (term as { constructor?: { name?: unknown } }).constructor?.name;
+        throw new TermEncodeError(
+          'unencodable',
+          `an instance of ${typeof name === 'string' ? name : 'a class'} has no Erlang counterpart`,
+        );
+      }
+      this.#plainObject(term as Record<string, Term>, depth);
+    }
+  }
+
+  #number(n: number): void {
+    if ((n | 0) === n) {
+      if (n >= 0 && n < 256) {
+        this.#ensure(2);
+        this.#buf[this.#pos] = SMALL_INTEGER_EXT;
+        this.#buf[this.#pos + 1] = n;
+        this.#pos += 2;
+      } else {
+        this.#ensure(5);
+        const b = this.#buf;
+        const p = this.#pos;
+        b[p] = INTEGER_EXT;
+        b[p + 1] = n >>> 24;
+        b[p + 2] = n >>> 16;
+        b[p + 3] = n >>> 8;
+        b[p + 4] = n;
+        this.#pos = p + 5;
+      }
+    } else if (Number.isInteger(n)) {
+      if (Number.isSafeInteger(n)) this.#safeBig(n);
+      else this.#bigint(BigInt(n));
+    } else if (Number.isFinite(n)) {
+      this.#float(n);
+    } else {
+      throw new TermEncodeError('unencodable', `${n} is not an Erlang number`);
+    }
+  }
+
+  /** A safe integer outside the 32-bit range: SMALL_BIG_EXT with up to 7 digits. */
+  #safeBig(n: number): void {
+    this.#ensure(10);
+    const b = this.#buf;
+    const p = this.#pos;
+    b[p] = SMALL_BIG_EXT;
+    b[p + 2] = n < 0 ? 1 : 0;
+    let mag = Math.abs(n);
+    let k = 0;
+    while (mag > 0) {
+      const d = mag % 256;
+      b[p + 3 + k++] = d;
+      mag = (mag - d) / 256;
+    }
+    b[p + 1] = k;
+    this.#pos = p + 3 + k;
+  }
+
+  #bigint(v: bigint): void {
+    if (v >= -2147483648n && v <= 2147483647n) {
+      this.#number(Number(v));
+      return;
+    }
+    const neg = v < 0n;
+    const mag = neg ? -v : v;
+    if (mag <= 9007199254740991n) {
+      this.#safeBig(Number(v));
+      return;
+    }
+    if (mag <= MAX_U64) {
+      this.#ensure(11);
+      const b = this.#buf;
+      const p = this.#pos;
+      b[p] = SMALL_BIG_EXT;
+      b[p + 2] = neg ? 1 : 0;
+      let lo = Number(mag & 0xffffffffn);
+      let hi = Number(mag >> 32n);
+      let k = 0;
+      for (let i = 0; i < 4; i++) {
+        b[p + 3 + k++] = lo & 0xff;
+        lo >>>= 8;
+      }
+      while (hi > 0) {
+        b[p + 3 + k++] = hi & 0xff;
+        hi >>>= 8;
+      }
+      b[p + 1] = k;
+      this.#pos = p + 3 + k;
+      return;
+    }
+    let hex = mag.toString(16);
+    if (hex.length & 1) hex = `0${hex}`;
+    const n = hex.length >>> 1;
+    const be = Buffer.from(hex, 'hex');
+    if (n < 256) {
+      this.#ensure(3 + n);
+      this.#buf[this.#pos] = SMALL_BIG_EXT;
+      this.#buf[this.#pos + 1] = n;
+      this.#pos += 2;
+    } else {
+      this.#ensure(6 + n);
+      this.#buf[this.#pos++] = LARGE_BIG_EXT;
+      this.u32(n);
+    }
+    const b = this.#buf;
+    let p = this.#pos;
+    b[p++] = neg ? 1 : 0;
+    for (let i = n - 1; i >= 0; i--) b[p++] = be[i]!;
+    this.#pos = p;
+  }
+
+  #float(v: number): void {
+    if (!Number.isFinite(v)) throw new TermEncodeError('unencodable', `${v} is not an Erlang float`);
+    // OTP 25 treats -0.0 and 0.0 as the same term; canonical keys must agree.
+    if (this.#canonical && v === 0) v = 0;
+    this.#ensure(9);
+    this.#buf[this.#pos] = NEW_FLOAT_EXT;
+    this.#buf.writeDoubleBE(v, this.#pos + 1);
+    this.#pos += 9;
+  }
+
+  #atom(a: Atom): void {
+    const u = a.utf8;
+    if (u.length > MAX_ATOM_CHARS && [...a.name].length > MAX_ATOM_CHARS) {
+      throw new TermEncodeError('atom_too_long', `atom of ${[...a.name].length} characters`);
+    }
+    this.#atomUtf8(u);
+  }
+
+  #atomUtf8(u: Uint8Array): void {
+    const n = u.length;
+    this.#ensure(3 + n);
+    const b = this.#buf;
+    let p = this.#pos;
+    if (n < 256) {
+      b[p] = SMALL_ATOM_UTF8_EXT;
+      b[p + 1] = n;
+      p += 2;
+    } else {
+      b[p] = ATOM_UTF8_EXT;
+      b[p + 1] = n >>> 8;
+      b[p + 2] = n;
+      p += 3;
+    }
+    for (let i = 0; i < n; i++) b[p++] = u[i]!;
+    this.#pos = p;
+  }
+
+  #string(s: string): void {
+    const len = s.length;
+    if (len < 64) {
+      this.#ensure(5 + len);
+      const b = this.#buf;
+      const start = this.#pos;
+      let p = start + 5;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[p++] = c;
+      }
+      if (i === len) {
+        b[start] = BINARY_EXT;
+        b[start + 1] = 0;
+        b[start + 2] = 0;
+        b[start + 3] = 0;
+        b[start + 4] = len;
+        this.#pos = p;
+        return;
+      }
+    }
+    this.#ensure(5 + len * 3);
+    const start = this.#pos;
+    const n = (this.#buf as unknown as FastBuffer).utf8Write(s, start + 5);
+    this.#buf[start] = BINARY_EXT;
+    this.#pos = start + 1;
+    this.u32(n);
+    this.#pos = start + 5 + n;
+  }
+
+  #binary(bin: Uint8Array): void {
+    this.#ensure(5 + bin.length);
+    this.#buf[this.#pos++] = BINARY_EXT;
+    this.u32(bin.length);
+    this.bytes(bin);
+  }
+
+  #bitBinary(bb: BitBinary): void {
+    const data = bb.data;
+    const bits = bb.bits;
+    if (bits === 8) {
+      this.#binary(data);
+      return;
+    }
+    const n = data.length;
+    this.#ensure(6 + n);
+    this.#buf[this.#pos++] = BIT_BINARY_EXT;
+    this.u32(n);
+    this.#buf[this.#pos++] = bits;
+    this.bytes(data);
+    // Unused low bits of the last byte are zero on the wire, whatever the buffer holds.
+    this.#buf[this.#pos - 1] = data[n - 1]! & ((0xff << (8 - bits)) & 0xff);
+  }
+
+  #tuple(elements: readonly Term[], depth: number): void {
+    if (++depth > this.#maxDepth) throw tooDeep(this.#maxDepth);
+    const n = elements.length;
+    this.#ensure(5);
+    if (n < 256) {
+      this.#buf[this.#pos] = SMALL_TUPLE_EXT;
+      this.#buf[this.#pos + 1] = n;
+      this.#pos += 2;
+    } else {
+      this.#buf[this.#pos++] = LARGE_TUPLE_EXT;
+      this.u32(n);
+    }
+    for (let i = 0; i < n; i++) this.#term(elements[i]!, depth);
+  }
+
+  #list(elements: readonly Term[], depth: number): void {
+    const n = elements.length;
+    if (n === 0) {
+      this.u8(NIL_EXT);
+      return;
+    }
+    if (++depth > this.#maxDepth) throw tooDeep(this.#maxDepth);
+    if (n <= 65535 && isByteList(elements)) {
+      this.#ensure(3 + n);
+      const b = this.#buf;
+      let p = this.#pos;
+      b[p] = STRING_EXT;
+      b[p + 1] = n >>> 8;
+      b[p + 2] = n;
+      p += 3;
+      for (let i = 0; i < n; i++) b[p++] = Number(elements[i]);
+      this.#pos = p;
+      return;
+    }
+    this.#ensure(5);
+    this.#buf[this.#pos++] = LIST_EXT;
+    this.u32(n);
+    for (let i = 0; i < n; i++) this.#term(elements[i]!, depth);
+    this.u8(NIL_EXT);
+  }
+
+  #improper(list: ImproperList, depth: number): void {
+    let elements = list.elements;
+    let tail = list.tail;
+    // `[a | [b | c]]` is `[a, b | c]`: flatten list tails so equal terms encode alike.
+    if (Array.isArray(tail) || tail instanceof ImproperList) {
+      const flat = [...elements];
+      while (Array.isArray(tail) || tail instanceof ImproperList) {
+        if (Array.isArray(tail)) {
+          for (const e of tail as readonly Term[]) flat.push(e);
+          tail = [];
+          break;
+        }
+        for (const e of tail.elements) flat.push(e);
+        tail = tail.tail;
+      }
+      if (Array.isArray(tail)) {
+        this.#list(flat, depth);
+        return;
+      }
+      elements = flat;
+    }
+    if (++depth > this.#maxDepth) throw tooDeep(this.#maxDepth);
+    const n = elements.length;
+    this.#ensure(5);
+    this.#buf[this.#pos++] = LIST_EXT;
+    this.u32(n);
+    for (let i = 0; i < n; i++) this.#term(elements[i]!, depth);
+    this.#term(tail, depth);
+  }
+
+  #map(map: ReadonlyMap<Term, Term>, depth: number): void {
+    if (++depth > this.#maxDepth) throw tooDeep(this.#maxDepth);
+    this.#ensure(5);
+    this.#buf[this.#pos++] = MAP_EXT;
+    this.u32(map.size);
+    if (this.#canonical) {
+      const entries = [...map.entries()].sort(byKey);
+      for (const [k, v] of entries) {
+        this.#term(k, depth);
+        this.#term(v, depth);
+      }
+      return;
+    }
+    for (const [k, v] of map) {
+      this.#term(k, depth);
+      this.#term(v, depth);
+    }
+  }
+
+  #plainObject(obj: Record<string, Term>, depth: number): void {
+    if (++depth > this.#maxDepth) throw tooDeep(this.#maxDepth);
+    const keys = Object.keys(obj);
+    if (this.#canonical) keys.sort(compareUtf8);
+    const n = keys.length;
+    this.#ensure(5);
+    this.#buf[this.#pos++] = MAP_EXT;
+    this.u32(n);
+    for (let i = 0; i < n; i++) {
+      const k = keys[i]!;
+      this.#string(k);
+      this.#term(obj[k]!, depth);
+    }
+  }
+
+  #pid(pid: Pid): void {
+    const { node, id, serial, creation } = pid;
+    if (!isU32(id) || !isU32(serial) || !isU32(creation)) {
+      throw new TermEncodeError('invalid', `pid fields must be 32-bit unsigned integers: ${pid}`);
+    }
+    this.u8(NEW_PID_EXT);
+    this.#atom(node);
+    this.#ensure(12);
+    this.u32(id);
+    this.u32(serial);
+    this.u32(creation);
+  }
+
+  #reference(ref: Reference): void {
+    let ids = ref.ids;
+    // The BEAM makes 3 words; OTP 25 corrupts its memory on a 0-word reference, so we never send one.
+    if (ids.length < 1 || ids.length > 5) {
+      throw new TermEncodeError('invalid', `a reference has 1 to 5 words, not ${ids.length}`);
+    }
+    for (const id of ids) {
+      if (!isU32(id)) throw new TermEncodeError('invalid', `reference words must be 32-bit unsigned: ${id}`);
+    }
+    if (!isU32(ref.creation)) throw new TermEncodeError('invalid', `bad reference creation ${ref.creation}`);
+    if (this.#canonical) {
+      // The BEAM compares reference words as one zero-padded number.
+      let n = ids.length;
+      while (n > 1 && ids[n - 1] === 0) n--;
+      ids = ids.slice(0, n);
+    }
+    this.#ensure(3);
+    this.#buf[this.#pos++] = NEWER_REFERENCE_EXT;
+    this.u16(ids.length);
+    this.#atom(ref.node);
+    this.#ensure(4 + 4 * ids.length);
+    this.u32(ref.creation);
+    for (const id of ids) this.u32(id);
+  }
+
+  #port(port: Port): void {
+    const { id, creation } = port;
+    if (!isU32(creation)) throw new TermEncodeError('invalid', `bad port creation ${creation}`);
+    const big = typeof id === 'bigint';
+    if (big ? id < 0n || id > MAX_U64 : !Number.isSafeInteger(id) || id < 0) {
+      throw new TermEncodeError('invalid', `a port id is a 64-bit unsigned integer, not ${id}`);
+    }
+    if (big ? id >= 4294967296n : id >= TWO_32) {
+      this.u8(V4_PORT_EXT);
+      this.#atom(port.node);
+      this.u64(BigInt(id));
+    } else {
+      this.u8(NEW_PORT_EXT);
+      this.#atom(port.node);
+      this.u32(Number(id));
+    }
+    this.u32(creation);
+  }
+
+  #exportFun(f: ExportFun): void {
+    if (!Number.isInteger(f.arity) || f.arity < 0 || f.arity > 255) {
+      throw new TermEncodeError('invalid', `fun arity must be 0..255, not ${f.arity}`);
+    }
+    this.u8(EXPORT_EXT);
+    this.#atom(f.module);
+    this.#atom(f.name);
+    this.u8(SMALL_INTEGER_EXT);
+    this.u8(f.arity);
+  }
+}
+
+/** Buffer methods Node has always had but does not declare: `write`/`toString` without argument parsing. */
+interface FastBuffer {
+  utf8Write(s: string, offset: number): number;
+  latin1Slice(start: number, end: number): string;
+}
+
+function isU32(v: number): boolean {
+  return typeof v === 'number' && v >>> 0 === v;
+}
+
+/** True when every element is an integer 0..255: the BEAM sends such lists as STRING_EXT. */
+function isByteList(elements: readonly Term[]): boolean {
+  for (let i = 0; i < elements.length; i++) {
+    const e = elements[i];
+    if (typeof e === 'number') {
+      if ((e & 0xff) !== e) return false;
+    } else if (typeof e !== 'bigint' || e < 0n || e > 255n) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function byKey(a: readonly [Term, Term], b: readonly [Term, Term]): number {
+  return compare(a[0], b[0]);
+}
+
+/** Code point order of two strings, which is the byte order of their UTF-8. */
+function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+function tooDeep(maxDepth: number): TermEncodeError {
+  return new TermEncodeError('too_deep', `nesting deeper than ${maxDepth} (or a cycle)`);
+}
+
+function asEncodeError(e: unknown): TermEncodeError {
+  if (e instanceof TermEncodeError) return e;
+  if (e instanceof RangeError && /call stack/i.test(e.message)) {
+    return new TermEncodeError('too_deep', 'nesting too deep for the stack', { cause: e });
+  }
+  return new TermEncodeError('invalid', e instanceof Error ? e.message : String(e), { cause: e });
+}
+
+/** `term_to_binary`: 131 and the term, or the compressed form (see {@link EncodeOptions.compressed}). */
+export function encode(term: Term, options?: EncodeOptions): Buffer {
+  // Sized exactly when that is cheap to know: one allocation, no copy, no trimming view.
+  const size = new Sizer().size(term, 0);
+  const w = new TermWriter(size < 0 ? 256 : size + 1);
+  if (options !== undefined) {
+    if (options.maxDepth !== undefined) w.setMaxDepth(options.maxDepth);
+    const c = options.compressed;
+    if (c !== undefined && c !== false) {
+      const level = c === true ? 6 : c;
+      if (!Number.isInteger(level) || level < 1 || level > 9) {
+        throw new TermEncodeError('invalid', `compression level must be 1..9, not ${level}`);
+      }
+      return compressed(w, term, level);
+    }
+  }
+  w.writeVersioned(term);
+  return w.take();
+}
+
+/**
+ * Predicts the encoded size of a term, to allocate the output once. Gives up (-1) on anything
+ * unusual, deep or large in node count; the writer grows as needed anyway, so a wrong or
+ * missing prediction costs speed, never correctness.
+ */
+class Sizer {
+  /** Terms still to visit before giving up: sizing must stay cheap next to encoding. */
+  #left = 4096;
+
+  size(t: Term, depth: number): number {
+    if (--this.#left < 0 || depth > 64) return -1;
+    switch (typeof t) {
+      case 'number':
+        if ((t | 0) === t) return t >= 0 && t < 256 ? 2 : 5;
+        if (Number.isSafeInteger(t)) return 3 + Math.ceil(Math.log2(Math.abs(t) + 1) / 8);
+        return Number.isInteger(t) ? -1 : 9;
+      case 'string':
+        return 5 + utf8Length(t);
+      case 'boolean':
+        return t ? 6 : 7;
+      case 'object':
+        break;
+      default:
+        return -1;
+    }
+    if (t instanceof Atom) return atomSize(t.utf8.length);
+    if (t instanceof Tuple) {
+      const els = t.elements;
+      let n = els.length < 256 ? 2 : 5;
+      for (let i = 0; i < els.length; i++) {
+        const e = this.size(els[i]!, depth + 1);
+        if (e < 0) return -1;
+        n += e;
+      }
+      return n;
+    }
+    if (Array.isArray(t)) {
+      const els = t as readonly Term[];
+      if (els.length === 0) return 1;
+      if (els.length <= 65535 && isByteList(els)) return 3 + els.length;
+      let n = 6;
+      for (let i = 0; i < els.length; i++) {
+        const e = this.size(els[i]!, depth + 1);
+        if (e < 0) return -1;
+        n += e;
+      }
+      return n;
+    }
+    if (t instanceof Uint8Array) return 5 + t.length;
+    if (t instanceof Map) {
+      let n = 5;
+      for (const [k, v] of t as ReadonlyMap<Term, Term>) {
+        const ks = this.size(k, depth + 1);
+        const vs = this.size(v, depth + 1);
+        if (ks < 0 || vs < 0) return -1;
+        n += ks + vs;
+      }
+      return n;
+    }
+    if (t instanceof Float) return 9;
+    if (t instanceof Pid) return 13 + atomSize(t.node.utf8.length);
+    if (t instanceof Reference) return 7 + 4 * t.ids.length + atomSize(t.node.utf8.length);
+    return -1;
+  }
+}
+
+function atomSize(bytes: number): number {
+  return bytes < 256 ? 2 + bytes : 3 + bytes;
+}
+
+/** UTF-8 length of a string: a scan for short ASCII text, Node's count otherwise. */
+function utf8Length(s: string): number {
+  const n = s.length;
+  if (n < 64) {
+    let i = 0;
+    while (i < n && s.charCodeAt(i) < 0x80) i++;
+    if (i === n) return n;
+  }
+  return Buffer.byteLength(s, 'utf8');
+}
+
+function compressed(w: TermWriter, term: Term, level: number): Buffer {
+  w.writeTerm(term);
+  const plain = w.view();
+  const packed = deflateSync(plain, { level });
+  if (packed.length + 6 >= plain.length + 1) {
+    const out = Buffer.allocUnsafe(plain.length + 1);
+    out[0] = VERSION;
+    plain.copy(out, 1);
+    return out;
+  }
+  const out = Buffer.allocUnsafe(6 + packed.length);
+  out[0] = VERSION;
+  out[1] = COMPRESSED;
+  out.writeUInt32BE(plain.length, 2);
+  packed.copy(out, 6);
+  return out;
+}
+
+/**
+ * @internal A string that is equal for two terms exactly when `equals` says they are equal:
+ * the canonical encoding (maps sorted, -0.0 as 0.0, trailing zero reference words dropped),
+ * as Latin-1 text. Used for structural map keys.
+ */
+export function canonicalEncoding(term: Term): string {
+  const w = new TermWriter(64);
+  w.setCanonical(true);
+  w.writeTerm(term);
+  return (w.view() as unknown as FastBuffer).latin1Slice(0, w.length);
+}

@@ -1,0 +1,239 @@
+/**
+ * SWIM in deterministic simulation: whole clusters on a lossy simulated network in virtual
+ * time. Each test runs a few seeds; a failure names its seed, and `SIM_SEED=<n>` replays it.
+ */
+import { describe, expect, it } from 'vitest';
+import { defaultLanConfig, withoutLifeguard } from '../../src/cluster/membership/config.ts';
+import { type ObservedEvent, SwimSimulation } from '../../src/cluster/membership/simulation.ts';
+import { suspicionTimeout } from '../../src/cluster/membership/suspicion.ts';
+import { simSeeds, withSeed } from '../../src/sim/replay.ts';
+
+const P = defaultLanConfig.probeIntervalMs;
+
+/** Runs `body` for each seed (or just SIM_SEED), naming the seed on failure. */
+function forSeeds(base: number, count: number, body: (seed: number) => void): void {
+  for (const seed of simSeeds(base, count)) withSeed(seed, body);
+}
+
+function record(sim: SwimSimulation): ObservedEvent[] {
+  const log: ObservedEvent[] = [];
+  sim.onEvent((e) => log.push(e));
+  return log;
+}
+
+describe('SWIM simulation', () => {
+  it('a crashed member is detected by every live member within a bound (N=50, 1% loss)', () => {
+    forSeeds(101, 2, (seed) => {
+      const sim = new SwimSimulation({ seed, network: { loss: 0.01 } });
+      const ids = sim.bootstrap(50);
+      sim.runFor(5 * P);
+      const victim = ids[7]!;
+      const crashAt = sim.nowMs;
+      sim.crash(victim);
+      // Bound: a few periods to be probed, then the Lifeguard suspicion maximum (6 * 4 * log10(50)
+      // periods), then dissemination. Confirmations make it far shorter in practice.
+      const bound = 5 * P + 6 * suspicionTimeout(4, 50, P) + 10 * P;
+      const ok = sim.runUntil(() => sim.allSee(victim, ['dead'], true), bound);
+      expect(ok, `not all members saw ${victim} dead within ${bound} ms`).toBe(true);
+      expect(sim.nowMs - crashAt).toBeLessThan(bound);
+    });
+  });
+
+  it('a crash is detected by all of 100 members at 5% loss', () => {
+    forSeeds(111, 1, (seed) => {
+      const sim = new SwimSimulation({ seed, network: { loss: 0.05 } });
+      const ids = sim.bootstrap(100);
+      sim.runFor(3 * P);
+      sim.crash(ids[42]!);
+      const bound = 5 * P + 6 * suspicionTimeout(4, 100, P) + 10 * P;
+      expect(sim.runUntil(() => sim.allSee(ids[42]!, ['dead'], true), bound)).toBe(true);
+    });
+  });
+
+  it('Lifeguard keeps CPU-starved members from getting healthy members declared dead', () => {
+    // Two members read their packets up to 10 s late while their timers run on time: without
+    // Lifeguard their failed probes and expiring timers declare healthy members dead; with it,
+    // their health score stretches their probes and lone accusations wait long enough.
+    forSeeds(212, 1, (seed) => {
+      const healthyDeaths = (lifeguard: boolean): number => {
+        const sim = new SwimSimulation({
+          seed,
+          config: lifeguard ? defaultLanConfig : withoutLifeguard(defaultLanConfig),
+          network: { loss: 0.01 },
+        });
+        const log = record(sim);
+        const ids = sim.bootstrap(30);
+        const starved = new Set(ids.slice(0, 2));
+        for (const id of starved) sim.network.slowInbound(id, { min: 0, max: 10 * P });
+        sim.runFor(100 * P);
+        return log.filter((e) => e.event.type === 'dead' && !starved.has(e.event.member.id)).length;
+      };
+      const without = healthyDeaths(false);
+      const withLifeguard = healthyDeaths(true);
+      expect(without, 'the scenario should hurt plain SWIM').toBeGreaterThan(0);
+      expect(withLifeguard).toBe(0);
+    });
+  });
+
+  it('a member paused for less than the suspicion timeout refutes and is never declared dead (Lifeguard)', () => {
+    forSeeds(202, 2, (seed) => {
+      const sim = new SwimSimulation({ seed, network: { loss: 0.01 } });
+      const log = record(sim);
+      const ids = sim.bootstrap(30);
+      sim.runFor(5 * P);
+      const slow = ids[4]!;
+      const pauseMs = Math.floor(0.5 * suspicionTimeout(4, 30, P)); // ~2.9 s: several missed probes
+      for (let i = 0; i < 6; i++) {
+        sim.pause(slow, pauseMs);
+        sim.runFor(pauseMs + 8 * P);
+      }
+      const suspected = log.filter((e) => e.event.type === 'suspect' && e.event.member.id === slow);
+      const refuted = log.filter((e) => e.event.type === 'refuted' && e.observer === slow);
+      const dead = log.filter((e) => e.event.type === 'dead' && e.event.member.id === slow);
+      expect(suspected.length, 'the pauses should have caused suspicions').toBeGreaterThan(0);
+      expect(refuted.length).toBeGreaterThan(0);
+      expect(dead).toEqual([]);
+      expect(sim.allSee(slow, ['alive'])).toBe(true);
+    });
+  });
+
+  it('after a partition heals, push-pull makes every member see every other alive again', () => {
+    forSeeds(303, 2, (seed) => {
+      const sim = new SwimSimulation({ seed });
+      const ids = sim.bootstrap(20);
+      sim.runFor(3 * P);
+      const left = ids.slice(0, 10);
+      const right = ids.slice(10);
+      sim.network.partition(left, right);
+      // Fault phase: each side declares the other dead (and may reap it: push-pull still
+      // reaches reaped members through their tombstones).
+      const gone = (st: string | undefined): boolean => st === 'dead' || st === undefined;
+      const split = sim.runUntil(
+        () => left.every((a) => right.every((b) => gone(sim.statusOf(a, b)) && gone(sim.statusOf(b, a)))),
+        // a member that missed the dead gossip waits for its own suspicion timer (up to the Lifeguard maximum)
+        5 * P + 6 * suspicionTimeout(4, 20, P) + 10 * P,
+      );
+      expect(split, 'each side should declare the other dead').toBe(true);
+      sim.network.heal();
+      // Liveness phase: converge within a bound.
+      const healed = sim.runUntil(
+        () => ids.every((a) => ids.every((b) => sim.statusOf(a, b) === 'alive')),
+        240 * P,
+      );
+      expect(healed, 'cluster did not converge after heal').toBe(true);
+    });
+  });
+
+  it('a partition outlasting the reap time heals too: push-pull reaches reaped members by their tombstones', () => {
+    forSeeds(313, 1, (seed) => {
+      const sim = new SwimSimulation({ seed });
+      const ids = sim.bootstrap(16);
+      sim.runFor(3 * P);
+      sim.network.partition(ids.slice(0, 8), ids.slice(8));
+      sim.runFor(120 * P);
+      // Everyone on the other side is forgotten by now.
+      expect(sim.statusOf(ids[0]!, ids[15]!)).toBeUndefined();
+      sim.network.heal();
+      const healed = sim.runUntil(
+        () => ids.every((a) => ids.every((b) => sim.statusOf(a, b) === 'alive')),
+        400 * P,
+      );
+      expect(healed, 'cluster did not converge after heal').toBe(true);
+    });
+  });
+
+  it('a graceful leave shows `left` at every member, never `dead`', () => {
+    forSeeds(404, 2, (seed) => {
+      const sim = new SwimSimulation({ seed, network: { loss: 0.01 } });
+      const log = record(sim);
+      const ids = sim.bootstrap(20);
+      sim.runFor(3 * P);
+      const leaver = ids[5]!;
+      sim.leave(leaver);
+      const ok = sim.runUntil(() => sim.allSee(leaver, ['left'], true), 10 * P);
+      expect(ok).toBe(true);
+      expect(log.filter((e) => e.event.type === 'dead' && e.event.member.id === leaver)).toEqual([]);
+      // and the leaver stops once its news is out (or after its leave timeout)
+      expect(sim.runUntil(() => sim.node(leaver).stopped, 10 * P)).toBe(true);
+    });
+  });
+
+  it('members joining through one seed reach everyone', () => {
+    forSeeds(505, 2, (seed) => {
+      const sim = new SwimSimulation({ seed, network: { loss: 0.01 } });
+      const ids = Array.from({ length: 30 }, (_, i) => `j${i}`);
+      sim.start(ids[0]!);
+      for (const id of ids.slice(1)) {
+        sim.start(id, { seeds: [ids[0]!] });
+        sim.runFor(100);
+      }
+      const ok = sim.runUntil(
+        () => ids.every((a) => ids.every((b) => sim.statusOf(a, b) === 'alive')),
+        60 * P,
+      );
+      expect(ok, 'not everyone sees everyone alive').toBe(true);
+    });
+  });
+
+  it('a crashed member that restarts rejoins with a higher incarnation and is alive everywhere', () => {
+    forSeeds(606, 2, (seed) => {
+      const sim = new SwimSimulation({ seed });
+      const ids = sim.bootstrap(10);
+      sim.runFor(3 * P);
+      const m = ids[3]!;
+      sim.crash(m);
+      expect(sim.runUntil(() => sim.allSee(m, ['dead']), 60 * P)).toBe(true);
+      const deadInc = sim.node(ids[0]!).swim.member(m)!.incarnation;
+      sim.restart(m, [ids[0]!], 0);
+      const ok = sim.runUntil(() => sim.allSee(m, ['alive']), 30 * P);
+      expect(ok).toBe(true);
+      for (const id of ids) expect(sim.node(id).swim.member(m)!.incarnation).toBeGreaterThan(deadInc);
+      // and it sees everyone again
+      expect(ids.every((b) => sim.statusOf(m, b) === 'alive')).toBe(true);
+    });
+  });
+
+  it('no member is falsely declared dead at 1% loss with Lifeguard (N=30, 300 periods)', () => {
+    forSeeds(707, 1, (seed) => {
+      const sim = new SwimSimulation({ seed, network: { loss: 0.01 } });
+      const log = record(sim);
+      sim.bootstrap(30);
+      sim.runFor(300 * P);
+      expect(log.filter((e) => e.event.type === 'dead')).toEqual([]);
+    });
+  });
+
+  it('runs with every packet through the binary codec', () => {
+    forSeeds(808, 1, (seed) => {
+      const sim = new SwimSimulation({
+        seed,
+        codec: true,
+        network: { loss: 0.02, duplicate: 0.02, reorder: 0.05 },
+      });
+      const ids = sim.bootstrap(8);
+      sim.runFor(3 * P);
+      sim.crash(ids[2]!);
+      expect(sim.runUntil(() => sim.allSee(ids[2]!, ['dead'], true), 60 * P)).toBe(true);
+    });
+  });
+
+  it('one seed replays one history exactly; another seed differs', () => {
+    const run = (seed: number, lifeguard: boolean): string => {
+      const sim = new SwimSimulation({
+        seed,
+        config: lifeguard ? defaultLanConfig : withoutLifeguard(defaultLanConfig),
+        network: { loss: 0.05, reorder: 0.1 },
+      });
+      const log = record(sim);
+      const ids = sim.bootstrap(12);
+      sim.runFor(5 * P);
+      sim.crash(ids[1]!);
+      sim.pause(ids[2]!, 3 * P);
+      sim.runFor(30 * P);
+      return JSON.stringify(log.map((e) => [e.observer, e.event.type, e.event.member.id, e.event.atMs]));
+    };
+    const seed = simSeeds(909, 1)[0]!;
+    expect(run(seed, true)).toBe(run(seed, true));
+    expect(run(seed, true)).not.toBe(run(seed + 1, true));
+  });
+});
