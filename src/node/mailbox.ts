@@ -1,16 +1,22 @@
 /**
  * A process mailbox: a FIFO queue with selective removal, and at most one waiting reader.
  *
- * Messages sit in one array with a moving head. Taking the first message is O(1); a selective
- * take scans from the head and leaves a hole where it removed a message, so the messages it
- * skipped keep their order and nothing is copied. Holes and the consumed prefix are compacted
- * away once they outnumber the live messages.
+ * Messages sit in segments of up to {@link SEGMENT} slots: the oldest one (with a moving head)
+ * and, once it is full, a list of later ones. Taking the first message is O(1); a consumed
+ * segment is dropped whole, so a long queue is never copied or shifted, and no array gets large
+ * enough to live in the old generation from birth (which makes the garbage collector track every
+ * young message stored in it). A selective take scans from the head and leaves a hole where it
+ * removed a message, so the messages it skipped keep their order and nothing is copied; holes are
+ * compacted away once they outnumber the live messages.
  *
  * A waiting reader (one pending `receive`) is checked when a message arrives: a message it
  * matches is handed to it directly and never queued. This keeps the invariant the BEAM's receive
  * marker keeps: while a reader waits, no queued message matches it (it scanned them all before
  * waiting), so arrival only tests the new message. Delivery to a process that is not waiting
  * just appends: no promise or closure per message.
+ *
+ * Memory: nothing is allocated before the first message, so an idle process that never received
+ * one pays only for the fields below (a process's state extends this class).
  *
  * @module
  */
@@ -23,14 +29,23 @@ export const NO_MESSAGE: unique symbol = Symbol('no message');
 /** A selective-receive predicate. It must be pure: it runs when messages arrive, too. */
 export type MessageMatch<M> = (message: M) => boolean;
 
-/** Compact once this many dead slots exist and they outnumber the live messages. */
+/** Slots per segment: small enough to be an ordinary young object (8 KiB), big enough to be rare. */
+const SEGMENT = 1024;
+
+/** Compact once this many holes exist and they outnumber the live messages. */
 const COMPACT_AT = 1024;
+
+type Slot<M> = M | typeof HOLE;
 
 /** A FIFO message queue with selective take and one waiting reader. */
 export class Mailbox<M> {
-  #items: (M | typeof HOLE)[] = [];
+  /** The oldest segment; live messages start at `#head` (a live one whenever `#count` > 0). */
+  #first: Slot<M>[] | undefined = undefined;
   #head = 0;
-  /** Holes in `#items` at or after `#head`. */
+  /** Later segments, oldest first; only the last one grows. Undefined when there are none. */
+  #rest: Slot<M>[][] | undefined = undefined;
+  #count = 0;
+  /** Holes after `#head`. */
   #holes = 0;
   #waitMatch: MessageMatch<M> | undefined = undefined;
   #waitResolve: ((message: M) => void) | undefined = undefined;
@@ -38,7 +53,7 @@ export class Mailbox<M> {
 
   /** Messages queued. */
   get length(): number {
-    return this.#items.length - this.#head - this.#holes;
+    return this.#count;
   }
 
   /** True while a reader waits. */
@@ -48,7 +63,21 @@ export class Mailbox<M> {
 
   /** Appends a message (no reader check: see {@link offer}). */
   push(message: M): void {
-    this.#items.push(message);
+    this.#count++;
+    const first = this.#first;
+    if (first === undefined) {
+      this.#first = [message];
+      return;
+    }
+    const rest = this.#rest;
+    if (rest === undefined) {
+      if (first.length < SEGMENT) first.push(message);
+      else this.#rest = [[message]];
+      return;
+    }
+    const last = rest[rest.length - 1] as Slot<M>[];
+    if (last.length < SEGMENT) last.push(message);
+    else rest.push([message]);
   }
 
   /**
@@ -76,12 +105,27 @@ export class Mailbox<M> {
 
   /** Removes and returns the first message `match` accepts (the first message without `match`). */
   take(match?: MessageMatch<M>): M | typeof NO_MESSAGE {
-    const items = this.#items;
-    for (let i = this.#head; i < items.length; i++) {
-      const message = items[i] as M | typeof HOLE;
-      if (message === HOLE) continue;
-      if (match === undefined || match(message)) {
-        this.#removeAt(i);
+    if (this.#count === 0) return NO_MESSAGE;
+    const first = this.#first as Slot<M>[];
+    if (match === undefined) {
+      const message = first[this.#head] as M;
+      this.#removeHead(first);
+      return message;
+    }
+    for (let i = this.#head; i < first.length; i++) {
+      const message = first[i] as Slot<M>;
+      if (message === HOLE || !match(message)) continue;
+      if (i === this.#head) this.#removeHead(first);
+      else this.#removeHole(first, i);
+      return message;
+    }
+    const rest = this.#rest;
+    if (rest === undefined) return NO_MESSAGE;
+    for (const segment of rest) {
+      for (let i = 0; i < segment.length; i++) {
+        const message = segment[i] as Slot<M>;
+        if (message === HOLE || !match(message)) continue;
+        this.#removeHole(segment, i);
         return message;
       }
     }
@@ -104,6 +148,17 @@ export class Mailbox<M> {
     this.#waitReject = reject;
   }
 
+  /**
+   * Registers the one waiting reader as the `resolve` function of a promise: a failure then
+   * resolves it with a rejected promise, so the promise's `reject` function need not be kept
+   * (one function less per waiting process).
+   */
+  waitPromise(match: MessageMatch<M> | undefined, resolve: (value: M | PromiseLike<M>) => void): void {
+    this.#waitMatch = match;
+    this.#waitResolve = resolve;
+    this.#waitReject = undefined;
+  }
+
   /** Forgets the waiting reader without settling it (its timeout or abort settles it). */
   cancelWait(): void {
     this.#clearWait();
@@ -111,26 +166,33 @@ export class Mailbox<M> {
 
   /** Rejects the waiting reader, if any, with `error`. */
   fail(error: unknown): void {
+    const resolve = this.#waitResolve;
     const reject = this.#waitReject;
     this.#clearWait();
-    reject?.(error);
+    if (reject !== undefined) reject(error);
+    else if (resolve !== undefined) (resolve as (value: PromiseLike<M>) => void)(Promise.reject(error));
   }
 
   /** Drops every message. */
   clear(): void {
-    // Reuse the array: a mailbox that empties after each message allocates nothing.
-    this.#items.length = 0;
+    this.#first = undefined;
     this.#head = 0;
+    this.#rest = undefined;
+    this.#count = 0;
     this.#holes = 0;
   }
 
   /** The queued messages, oldest first (a snapshot for inspection). */
   toArray(): M[] {
     const out: M[] = [];
-    const items = this.#items;
-    for (let i = this.#head; i < items.length; i++) {
-      const message = items[i] as M | typeof HOLE;
+    const first = this.#first;
+    if (first === undefined) return out;
+    for (let i = this.#head; i < first.length; i++) {
+      const message = first[i] as Slot<M>;
       if (message !== HOLE) out.push(message);
+    }
+    for (const segment of this.#rest ?? []) {
+      for (const message of segment) if (message !== HOLE) out.push(message);
     }
     return out;
   }
@@ -141,27 +203,54 @@ export class Mailbox<M> {
     this.#waitReject = undefined;
   }
 
-  #removeAt(index: number): void {
-    const items = this.#items;
-    items[index] = HOLE;
+  /** Removes the message at the head, then moves the head past holes and consumed segments. */
+  #removeHead(first: Slot<M>[]): void {
+    first[this.#head] = HOLE;
+    this.#count--;
+    let segment = first;
+    let head = this.#head + 1;
+    for (;;) {
+      while (head < segment.length && segment[head] === HOLE) {
+        head++;
+        this.#holes--;
+      }
+      if (head < segment.length) break;
+      const rest = this.#rest;
+      if (rest === undefined) {
+        // Empty: drop the segment. (Truncating it with `length = 0` and pushing again costs
+        // V8 far more than a fresh one-element array.)
+        this.#first = undefined;
+        this.#head = 0;
+        this.#holes = 0;
+        return;
+      }
+      segment = rest.shift() as Slot<M>[];
+      if (rest.length === 0) this.#rest = undefined;
+      head = 0;
+    }
+    this.#first = segment;
+    this.#head = head;
+  }
+
+  /** Removes a message that is not at the head: it leaves a hole. */
+  #removeHole(segment: Slot<M>[], index: number): void {
+    segment[index] = HOLE;
+    this.#count--;
     this.#holes++;
-    // Keep the head on a live message so an unselective take is O(1).
-    while (this.#head < items.length && items[this.#head] === HOLE) {
-      this.#head++;
-      this.#holes--;
+    if (this.#holes >= COMPACT_AT && this.#holes * 2 > this.#count) this.#compact();
+  }
+
+  /** Rebuilds the segments without holes. */
+  #compact(): void {
+    const live = this.toArray();
+    let rest: Slot<M>[][] | undefined;
+    for (let i = SEGMENT; i < live.length; i += SEGMENT) {
+      rest ??= [];
+      rest.push(live.slice(i, i + SEGMENT));
     }
-    if (this.#head === items.length) {
-      this.clear();
-      return;
-    }
-    if (this.#head >= COMPACT_AT && this.#head * 2 > items.length) {
-      this.#items = items.slice(this.#head);
-      this.#head = 0;
-    }
-    if (this.#holes >= COMPACT_AT && this.#holes * 2 > this.#items.length - this.#head) {
-      this.#items = this.#items.slice(this.#head).filter((m) => m !== HOLE);
-      this.#head = 0;
-      this.#holes = 0;
-    }
+    this.#first = live.length === 0 ? undefined : live.slice(0, SEGMENT);
+    this.#head = 0;
+    this.#rest = rest;
+    this.#holes = 0;
   }
 }

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { randomInt } from 'node:crypto';
+import { hkdfSync, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, isIP, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import {
@@ -32,6 +32,9 @@ import {
   connect as tlsConnect,
   createServer as tlsCreateServer,
 } from 'node:tls';
+import { NodeElection } from '../cluster/election/node-election.ts';
+import { ClusterHealth } from '../cluster/health.ts';
+import { NodeMembership } from '../cluster/membership/node-membership.ts';
 import { Connection, type ConnectionCloseReason } from '../dist/connection.ts';
 import {
   type ControlMessage,
@@ -56,8 +59,14 @@ import { type Logger, silentLogger } from '../dist/logger.ts';
 import { type SetupError, SetupRun } from '../dist/setup.ts';
 import { lookup } from '../epmd/client.ts';
 import { type NodeRegistration, startRegistration } from '../epmd/registration.ts';
+import { GlobalRegistry } from '../services/global/api.ts';
+import { GlobalService } from '../services/global/service.ts';
+import { Groups } from '../services/pg/groups.ts';
+import { Rpc } from '../services/rpc.ts';
 import { TermReader } from '../term/decode.ts';
 import { Atom, atom, Pid, Reference, type Term, Tuple } from '../term/types.ts';
+import type { CallDestination, CallOptions } from './call.ts';
+import { type ServerOptions, type ServerSpec, startServer } from './gen-server.ts';
 import { netKernelAtoms, startNetKernel } from './net-kernel.ts';
 import {
   isAllowed,
@@ -184,6 +193,8 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly remote: RemoteSignals = {
     send: (toNode, to, signal) => this.remoteSend(toNode, to, signal),
     monitorNode: (node, watcher, on) => this.remoteMonitorNode(node, watcher, on),
+    aliasSupported: (node) => this.connection(node.name)?.alias,
+    connect: (node) => this.connect(node.name),
   };
 
   private constructor(init: {
@@ -243,6 +254,9 @@ export class Node extends EventEmitter<NodeEvents> {
     this.server.on('connection', (socket) => this.onIncoming(socket));
     startNetKernel(this.processes);
     // --- services started with the node (src/services/): one line each ---
+    this.groups = new Groups({ node: this, logger: this.logger });
+    this.rpc = new Rpc(this, this.logger);
+    this.global = new GlobalRegistry(new GlobalService(this, this.logger));
   }
 
   /**
@@ -299,6 +313,30 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   // --- services (src/services/): one field or getter each ---
+  /** SWIM membership over UDP, packets keyed from the cookie; idle until `membership.start()` (src/cluster/membership/node-membership.ts). */
+  get membership(): NodeMembership {
+    this.lazyMembership ??= new NodeMembership(this);
+    return this.lazyMembership;
+  }
+  private lazyMembership: NodeMembership | undefined;
+  /** Cluster health, quorum and a leader hint over the membership view (src/cluster/health.ts). */
+  get health(): ClusterHealth {
+    this.lazyHealth ??= new ClusterHealth({ self: this.name, members: () => this.membership.members() });
+    return this.lazyHealth;
+  }
+  private lazyHealth: ClusterHealth | undefined;
+  /** A 32-byte key derived from the cookie by HKDF-SHA256 for `purpose`; the cookie itself stays private. */
+  cookieKey(purpose: string): Uint8Array {
+    return new Uint8Array(hkdfSync('sha256', this.cookie, 'distribute/cookie-key/v1', purpose, 32));
+  }
+  /** Process groups compatible with OTP `pg`: the default scope `pg`, others by `groups.scope(name)`; each starts on first use (src/services/pg/). */
+  readonly groups: Groups;
+  /** RPC: call functions on other nodes, expose functions to them (src/services/rpc.ts). */
+  readonly rpc: Rpc;
+  /** Names unique across the cluster and cluster-wide locks, OTP `global` compatible (src/services/global/). */
+  readonly global: GlobalRegistry;
+  /** Raft leader election among a fixed voter set; idle until `election.start(...)` (src/cluster/election/). */
+  readonly election: NodeElection = new NodeElection(this);
 
   // --- public API ---
 
@@ -381,6 +419,23 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   /**
+   * Calls a gen_server (Erlang's, or one from {@link spawnServer}) at a pid, a local name (atom
+   * or string) or `[name, node]`, and resolves with its reply. Rejects with a `CallError` (code
+   * `timeout`, `noproc`, `noconnection`, `exit`). Inside a process, use `self.call`.
+   */
+  call(destination: CallDestination | string, request: Term, options?: CallOptions): Promise<Term> {
+    return this.processes.call(destination, request, options);
+  }
+
+  /**
+   * Starts a gen_server-compatible server (see gen-server.ts) and resolves with its pid once its
+   * `init` returned; BEAM processes reach it with `gen_server:call/cast` by pid or `{Name, Node}`.
+   */
+  spawnServer<S>(spec: ServerSpec<S>, options?: ServerOptions): Promise<TypedPid> {
+    return startServer(this.processes, spec, options);
+  }
+
+  /**
    * Sends a message to a pid, a local name (atom or string), `[name, node]` or an alias. Remote
    * destinations connect on demand; messages sent meanwhile are queued, and dropped if the
    * connection cannot be set up. A local name nobody holds throws (`not_registered`).
@@ -439,6 +494,8 @@ export class Node extends EventEmitter<NodeEvents> {
       if (this.entries.get(e.name) === e) this.failEntry(e, new NodeError('stopped', 'the node stopped'));
     }
     await this.registration.close();
+    // Others see `left` rather than a failure.
+    await this.lazyMembership?.leave();
   }
 
   // --- RemoteSignals (called by the process table) ---
@@ -1102,6 +1159,8 @@ export class Node extends EventEmitter<NodeEvents> {
           this.misrouted(conn, msg);
           return;
         }
+        // The result of one of our RPC calls (its monitor lives in the RPC service, not a process).
+        if (this.rpc.handleMonitorPExit(msg)) return;
         t.deliver(msg.to, { kind: 'down', from: msg.from, ref: msg.ref, reason: msg.reason });
         return;
       case 'group_leader':

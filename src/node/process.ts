@@ -21,6 +21,9 @@
  * validated (and dropped when invalid). A schema that throws rejects the receive with its error
  * (the message is gone); asynchronous schemas are awaited.
  *
+ * Calls. `self.call(dest, request, { timeoutMs })` is a gen_server call (call.ts): it reaches
+ * Erlang gen_servers and TypeScript servers (gen-server.ts) alike, and rejects with a `CallError`.
+ *
  * Death. When the process exits (by returning, throwing, `self.exit`, or an exit signal), a
  * pending receive rejects with an {@link ExitSignal}, `self.signal` aborts, and every later
  * operation throws the `ExitSignal` again, so the code unwinds. Catch-all blocks should rethrow it
@@ -33,6 +36,7 @@
 
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { type Atom, atoms, type Pid, type Reference, type Term } from '../term/types.ts';
+import { type CallDestination, type CallHost, type CallOptions, callFrom } from './call.ts';
 import { ExitSignal, ProcessError, ReceiveAbortedError, ReceiveTimeoutError } from './errors.ts';
 import { Mailbox, NO_MESSAGE } from './mailbox.ts';
 import type { Scheduler } from './process-table.ts';
@@ -121,6 +125,8 @@ export interface MonitoredByState {
 export interface ProcessHost {
   readonly node: Atom;
   readonly scheduler: Scheduler;
+  /** What `call` needs: connections to other nodes. */
+  readonly calls: CallHost;
   /** Logs a warning through the table's logger. */
   warn(message: string, fields: Record<string, unknown>): void;
   send(from: ProcessState, to: Destination, message: Term): void;
@@ -150,68 +156,152 @@ export interface ProcessHost {
   ): { pid: Pid; ref: Reference | undefined };
 }
 
-/** @internal The state of a live (or just dead) process. Owned by the table. */
-export class ProcessState {
-  readonly pid: Pid;
-  /** The table's key for this process. */
-  readonly number: number;
-  readonly mailbox: Mailbox<Term> = new Mailbox<Term>();
-  readonly context: ProcessContext<never>;
-  alive = true;
-  exitReason: Term | undefined = undefined;
-  trapExit = false;
-  name: Atom | undefined = undefined;
-  groupLeader: Pid;
-  mailboxLimit: number;
-  /** Messages dropped because they failed a receive's schema. */
-  invalidMessages = 0;
+/** @internal Links, monitors and the rest of what most processes never use: allocated on first use. */
+class ProcessExtras {
   links: Map<string, LinkState> | undefined = undefined;
   monitors: Map<string, MonitorState> | undefined = undefined;
   monitoredBy: Map<string, MonitoredByState> | undefined = undefined;
-  /** `monitor_node` instances per node. */
   nodeMonitors: Map<Atom, number> | undefined = undefined;
-  /** Keys of this process's active aliases. */
   aliases: Set<string> | undefined = undefined;
-  /** Remote nodes this process has links or monitors with (the table's index). */
   nodes: Set<Atom> | undefined = undefined;
   abort: AbortController | undefined = undefined;
+  invalidMessages = 0;
+}
 
-  constructor(host: ProcessHost, pid: Pid, number: number, groupLeader: Pid, mailboxLimit: number) {
+/**
+ * @internal The state of a live (or just dead) process. Owned by the table.
+ *
+ * It is its own mailbox (it extends {@link Mailbox}) and keeps links, monitors, aliases and the
+ * like in a {@link ProcessExtras} made on first use, so an idle process is a handful of fields:
+ * with a million processes, every field is 8 MB.
+ */
+export class ProcessState extends Mailbox<Term> {
+  readonly pid: Pid;
+  readonly context: ProcessContext<never>;
+  alive = true;
+  trapExit = false;
+  exitReason: Term | undefined = undefined;
+  name: Atom | undefined = undefined;
+  groupLeader: Pid;
+  mailboxLimit: number;
+  /** The function to run, until the process starts. */
+  start: ((self: ProcessContext<never>) => unknown) | undefined = undefined;
+  #extras: ProcessExtras | undefined = undefined;
+
+  constructor(host: ProcessHost, pid: Pid, groupLeader: Pid, mailboxLimit: number) {
+    super();
     this.pid = pid;
-    this.number = number;
     this.groupLeader = groupLeader;
     this.mailboxLimit = mailboxLimit;
     this.context = new ProcessContext<never>(host, this);
   }
 
+  /** The table's key for this process (its 28-bit pid number). */
+  get number(): number {
+    return this.pid.serial * 0x8000 + this.pid.id;
+  }
+
+  /** The mailbox: this object. */
+  get mailbox(): Mailbox<Term> {
+    return this;
+  }
+
+  #more(): ProcessExtras {
+    if (this.#extras === undefined) this.#extras = new ProcessExtras();
+    return this.#extras;
+  }
+
+  get links(): Map<string, LinkState> | undefined {
+    return this.#extras?.links;
+  }
+  set links(value: Map<string, LinkState> | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().links = value;
+  }
+  get monitors(): Map<string, MonitorState> | undefined {
+    return this.#extras?.monitors;
+  }
+  set monitors(value: Map<string, MonitorState> | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().monitors = value;
+  }
+  get monitoredBy(): Map<string, MonitoredByState> | undefined {
+    return this.#extras?.monitoredBy;
+  }
+  set monitoredBy(value: Map<string, MonitoredByState> | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().monitoredBy = value;
+  }
+  /** `monitor_node` instances per node. */
+  get nodeMonitors(): Map<Atom, number> | undefined {
+    return this.#extras?.nodeMonitors;
+  }
+  set nodeMonitors(value: Map<Atom, number> | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().nodeMonitors = value;
+  }
+  /** Keys of this process's active aliases. */
+  get aliases(): Set<string> | undefined {
+    return this.#extras?.aliases;
+  }
+  set aliases(value: Set<string> | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().aliases = value;
+  }
+  /** Remote nodes this process has links or monitors with (the table's index). */
+  get nodes(): Set<Atom> | undefined {
+    return this.#extras?.nodes;
+  }
+  set nodes(value: Set<Atom> | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().nodes = value;
+  }
+  get abort(): AbortController | undefined {
+    return this.#extras?.abort;
+  }
+  set abort(value: AbortController | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().abort = value;
+  }
+  /** Messages dropped because they failed a receive's schema. */
+  get invalidMessages(): number {
+    return this.#extras?.invalidMessages ?? 0;
+  }
+  set invalidMessages(value: number) {
+    this.#more().invalidMessages = value;
+  }
+  /** True when the process has links, monitors, aliases or node monitors (its exit has work to do). */
+  get hasExtras(): boolean {
+    return this.#extras !== undefined;
+  }
+
   linkMap(): Map<string, LinkState> {
-    if (this.links === undefined) this.links = new Map();
-    return this.links;
+    const x = this.#more();
+    if (x.links === undefined) x.links = new Map();
+    return x.links;
   }
 
   monitorMap(): Map<string, MonitorState> {
-    if (this.monitors === undefined) this.monitors = new Map();
-    return this.monitors;
+    const x = this.#more();
+    if (x.monitors === undefined) x.monitors = new Map();
+    return x.monitors;
   }
 
   monitoredByMap(): Map<string, MonitoredByState> {
-    if (this.monitoredBy === undefined) this.monitoredBy = new Map();
-    return this.monitoredBy;
+    const x = this.#more();
+    if (x.monitoredBy === undefined) x.monitoredBy = new Map();
+    return x.monitoredBy;
   }
 
   nodeMonitorMap(): Map<Atom, number> {
-    if (this.nodeMonitors === undefined) this.nodeMonitors = new Map();
-    return this.nodeMonitors;
+    const x = this.#more();
+    if (x.nodeMonitors === undefined) x.nodeMonitors = new Map();
+    return x.nodeMonitors;
   }
 
   aliasSet(): Set<string> {
-    if (this.aliases === undefined) this.aliases = new Set();
-    return this.aliases;
+    const x = this.#more();
+    if (x.aliases === undefined) x.aliases = new Set();
+    return x.aliases;
   }
 
   nodeSet(): Set<Atom> {
-    if (this.nodes === undefined) this.nodes = new Set();
-    return this.nodes;
+    const x = this.#more();
+    if (x.nodes === undefined) x.nodes = new Set();
+    return x.nodes;
   }
 
   /** The error a dead process's code gets from every operation. */
@@ -252,7 +342,7 @@ export class ProcessContext<M = Term> {
 
   /** Messages in the mailbox. */
   get messageQueueLen(): number {
-    return this.#state.mailbox.length;
+    return this.#state.length;
   }
 
   /** Aborted when the process exits; pass it to `fetch`, timers, streams the process owns. */
@@ -282,7 +372,11 @@ export class ProcessContext<M = Term> {
   receive(options?: ReceiveOptions<M> & { readonly schema?: StandardSchemaV1 }): Promise<unknown> {
     const state = this.#state;
     if (!state.alive) return Promise.reject(state.exitSignal());
-    if (options === undefined) return this.#receive(undefined, undefined, undefined);
+    if (options === undefined) {
+      // The hot path: a queued message, nobody else waiting.
+      if (state.length > 0 && !state.waiting) return Promise.resolve(state.take());
+      return this.#receive(undefined, undefined, undefined);
+    }
     const timeoutMs = options.timeoutMs;
     if (timeoutMs !== undefined && !(timeoutMs >= 0)) {
       return Promise.reject(new ProcessError('bad_argument', `timeoutMs must be >= 0, got ${timeoutMs}`));
@@ -296,7 +390,7 @@ export class ProcessContext<M = Term> {
   /** The oldest message (`match` accepts), removed, or undefined when there is none. Never waits. */
   tryReceive(match?: (message: M) => boolean): M | undefined {
     this.#check();
-    const message = this.#state.mailbox.take(match as ((message: Term) => boolean) | undefined);
+    const message = this.#state.take(match as ((message: Term) => boolean) | undefined);
     return message === NO_MESSAGE ? undefined : (message as M);
   }
 
@@ -415,6 +509,17 @@ export class ProcessContext<M = Term> {
     return this.#host.unalias(this.#state, ref);
   }
 
+  /**
+   * Calls a gen_server-compatible server (an Erlang `gen_server`, or a TypeScript one, see
+   * gen-server.ts) and resolves with its reply: `await self.call([atom('srv'), atom('erl@host')], req)`.
+   * Rejects with a {@link CallError} (`timeout`, `noproc`, `noconnection`, `exit`, `calling_self`);
+   * a late reply never reaches this mailbox. See call.ts for the protocol.
+   */
+  call(destination: CallDestination, request: Term, options?: CallOptions): Promise<Term> {
+    this.#check();
+    return callFrom(this as unknown as ProcessContext, this.#host.calls, destination, request, options);
+  }
+
   /** Spawns a process (same group leader). */
   spawn<N = Term>(fn: (self: ProcessContext<N>) => unknown, options?: ChildSpawnOptions): TypedPid<N> {
     this.#check();
@@ -467,7 +572,7 @@ export class ProcessContext<M = Term> {
   ): Promise<M> {
     const state = this.#state;
     if (!state.alive) return Promise.reject(state.exitSignal());
-    const box = state.mailbox as unknown as Mailbox<M>;
+    const box = state as unknown as Mailbox<M>;
     if (box.waiting)
       return Promise.reject(
         new ProcessError('concurrent_receive', 'this process already waits in a receive'),
@@ -483,7 +588,7 @@ export class ProcessContext<M = Term> {
     if (timeoutMs === 0) return Promise.reject(new ReceiveTimeoutError(0));
     const timed = timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY;
     if (!timed && signal === undefined) {
-      return new Promise<M>((resolve, reject) => box.wait(match, resolve, reject));
+      return new Promise<M>((resolve) => box.waitPromise(match, resolve));
     }
     const scheduler = this.#host.scheduler;
     return new Promise<M>((resolve, reject) => {

@@ -64,6 +64,14 @@ export interface RemoteSignals {
    * connect (as the BEAM does) and call `handleNodeDown` when it cannot. May be a no-op.
    */
   monitorNode(node: Atom, watcher: Pid, on: boolean): void;
+  /**
+   * Whether the connection to `node` negotiated ALIAS (OTP 24+): undefined while there is no
+   * connection. `call` picks its reply tag from it. Without this method, peers are assumed to
+   * support aliases.
+   */
+  aliasSupported?(node: Atom): boolean | undefined;
+  /** Sets up the connection to `node` (`call` waits for it); without this method, nothing is awaited. */
+  connect?(node: Atom): Promise<void>;
 }
 
 /**

@@ -11,9 +11,17 @@
  * - atoms by the code points of their text (the byte order of their UTF-8);
  * - references by node name, then creation, then their words read as one number whose word 0 is
  *   least significant (a missing word is zero, so `[5]` equals `[5, 0, 0]` as on the BEAM);
- * - funs: local funs before export funs; export funs by module, name, arity; local funs by module,
- *   then by their encoded bytes (OTP compares index, uniq and free variables: the same equality,
- *   an order that can differ between two local funs of one module);
+ * - funs: local funs before export funs; export funs by module, name, arity; local funs as OTP 25
+ *   does (checked against erl 25.2.3): by module, then Index, then OldUniq, both read as signed
+ *   32-bit integers (OldUniq is kept modulo 2^32, so `-1` and `4294967295` are the same), then the
+ *   number of free variables, then the free variables in turn (like tuple elements). Uniq,
+ *   OldIndex, arity and the creator pid take no part: the BEAM finds two funs that differ only
+ *   there `=:=` (it keys its fun table by module, Index and OldUniq). Nor do the encoded bytes, so
+ *   a fun the BEAM re-encodes (UTF-8 atoms, a captured port as V4_PORT_EXT) stays equal. One
+ *   deliberate difference: the BEAM orders Index and OldUniq by the sign of their 32-bit
+ *   wrapping difference, which is not transitive when two values lie 2^31 or more apart; we
+ *   compare the signed values, which agrees with it everywhere else (compiled funs have small
+ *   indices) and keeps this a total order;
  * - ports by node name, then creation, then number;
  * - pids by serial, then number, then node name, then creation (global's lock ids rely on it);
  * - tuples by size, then elements; lists element by element, an improper tail compared as a term;
@@ -79,6 +87,17 @@ export function compare(a: Term, b: Term): -1 | 0 | 1 {
   return c < 0 ? -1 : c > 0 ? 1 : 0;
 }
 
+/**
+ * Erlang's map key order: -1, 0 or 1. Term order, except that every integer comes before every
+ * float, at every depth (`#{2 => a}` sorts its key before `#{1.0 => a}`'s, and `{2}` before
+ * `{1.0}`). The order in which the BEAM keeps (and prints) the keys of a small map, and in which
+ * it compares the keys of two maps. A total order: 0 exactly when `equals(a, b)`.
+ */
+export function compareMapKeys(a: Term, b: Term): -1 | 0 | 1 {
+  const c = cmp(a, b, KEY);
+  return c < 0 ? -1 : c > 0 ? 1 : 0;
+}
+
 function classOf(t: Term): number {
   switch (typeof t) {
     case 'number':
@@ -122,7 +141,7 @@ function cmp(a: Term, b: Term, mode: Mode): number {
     case REFERENCE:
       return compareReferences(a as Reference, b as Reference);
     case FUN:
-      return compareFuns(a as Fun | ExportFun, b as Fun | ExportFun);
+      return compareFuns(a as Fun | ExportFun, b as Fun | ExportFun, mode);
     case PORT:
       return comparePorts(a as Port, b as Port);
     case PID:
@@ -209,13 +228,28 @@ function compareReferences(a: Reference, b: Reference): number {
   return 0;
 }
 
-function compareFuns(a: Fun | ExportFun, b: Fun | ExportFun): number {
+function compareFuns(a: Fun | ExportFun, b: Fun | ExportFun, mode: Mode): number {
   if (a instanceof ExportFun) {
     if (!(b instanceof ExportFun)) return 1;
     return compareAtoms(a.module, b.module) || compareAtoms(a.name, b.name) || a.arity - b.arity;
   }
   if (b instanceof ExportFun) return -1;
-  return compareAtoms(a.module, (b as Fun).module) || compareBytes(a.bytes, (b as Fun).bytes);
+  const c =
+    compareAtoms(a.module, b.module) ||
+    (a.index | 0) - (b.index | 0) ||
+    funUniq32(a.oldUniq) - funUniq32(b.oldUniq) ||
+    a.free.length - b.free.length;
+  if (c !== 0) return c;
+  for (let i = 0; i < a.free.length; i++) {
+    const d = cmp(a.free[i]!, b.free[i]!, mode);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** @internal A fun's OldUniq as the BEAM keeps it: a signed 32-bit integer (the value modulo 2^32). */
+export function funUniq32(v: number | bigint): number {
+  return typeof v === 'number' ? v | 0 : Number(BigInt.asIntN(32, v));
 }
 
 function comparePorts(a: Port, b: Port): number {

@@ -87,13 +87,21 @@ export const DECODE_DEFAULTS: Required<DecodeOptions> = Object.freeze({
 const TRUE = atom('true');
 const FALSE = atom('false');
 const MAX_SAFE_BIG = 9007199254740991;
+/** Range of a fun's OldIndex and OldUniq: the BEAM's small integers on a 64-bit machine. */
+const MIN_FUN_FIELD = -(2n ** 59n);
+const MAX_FUN_FIELD = 2n ** 59n - 1n;
 /** Smallest encoding of one term: a tag alone (NIL_EXT). Bounds element counts by bytes left. */
 const MIN_TERM_BYTES = 1;
 /** Longest element array allocated up front; V8 makes slow dictionary arrays past about this. */
 const MAX_PREALLOCATED = 65536;
 /** The input of a reader that has not been reset yet. Zero-length, so nothing can write to it. */
 const NO_INPUT: Buffer = Buffer.alloc(0);
-const FLOAT_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/**
+ * The FLOAT_EXT text OTP 25 accepts (checked against erl 25.2.3): an optional sign, digits, a
+ * decimal point (`.` or `,`), digits, an optional exponent, and nothing else: no blanks, no
+ * `1`, `1.`, `.5` or `1e5`.
+ */
+const FLOAT_TEXT = /^[+-]?[0-9]+[.,][0-9]+(?:[eE][+-]?[0-9]+)?$/;
 
 /**
  * A reusable decoder. `reset(bytes, offset)` points it at input; `readVersioned()` or
@@ -563,15 +571,25 @@ export class TermReader {
     return sign === 1 ? -v : v;
   }
 
+  /**
+   * FLOAT_EXT: 31 bytes of C-string text, as the BEAM reads it: the text ends at the first NUL
+   * (bytes after it are ignored) and must match {@link FLOAT_TEXT}; a value that overflows a
+   * double is refused, one that underflows reads as (signed) zero. The BEAM reads past the field
+   * when its 31 bytes hold no NUL; we refuse that.
+   */
   #floatText(p: number): Term {
     if (p + 32 > this.#end) throw fail('truncated', p + 1, 'FLOAT_EXT');
     const b = this.#buf;
     let e = p + 1;
     while (e < p + 32 && b[e] !== 0) e++;
-    const text = b.toString('latin1', p + 1, e).trim();
-    if (!FLOAT_TEXT.test(text)) throw fail('invalid', p + 1, 'FLOAT_EXT text is not a number');
+    if (e === p + 32) throw fail('invalid', p + 1, 'FLOAT_EXT text is not NUL-terminated');
+    const text = b.toString('latin1', p + 1, e);
+    if (!FLOAT_TEXT.test(text)) throw fail('invalid', p + 1, 'FLOAT_EXT text is not a float');
+    // JS parses like strtod (correctly rounded); a comma is the BEAM's other decimal point.
+    const v = Number(text.replace(',', '.'));
+    if (!Number.isFinite(v)) throw fail('invalid', p + 1, 'FLOAT_EXT value overflows a double');
     this.offset = p + 32;
-    return floatTerm(Number(text), p);
+    return floatTerm(v, p);
   }
 
   #bitBinary(p: number): Term {
@@ -676,10 +694,11 @@ export class TermReader {
     try {
       this.offset = p + 30;
       const module = this.#nodeAtom();
-      this.#integerField('fun OldIndex');
-      this.#integerField('fun OldUniq');
+      const oldIndex = this.#integerField('fun OldIndex');
+      const oldUniq = this.#integerField('fun OldUniq');
       const pidAt = this.offset;
-      if (!(this.#term(depth + 1) instanceof Pid)) throw fail('invalid', pidAt, 'fun creator is not a pid');
+      const pid = this.#term(depth + 1);
+      if (!(pid instanceof Pid)) throw fail('invalid', pidAt, 'fun creator is not a pid');
       if (numFree > funEnd - this.offset) {
         throw fail(
           'length_exceeds_input',
@@ -692,19 +711,24 @@ export class TermReader {
       if (this.offset !== funEnd)
         throw fail('invalid', this.offset, 'fun fields do not fill its declared size');
       const bytes = this.#copy ? Buffer.from(b.subarray(p, funEnd)) : b.subarray(p, funEnd);
-      return new Fun(bytes, module, arity, free);
+      return new Fun(bytes, module, arity, free, { index: u32(b, p + 22), oldIndex, oldUniq, pid });
     } finally {
       this.#end = savedEnd;
     }
   }
 
-  #integerField(what: string): void {
+  #integerField(what: string): number | bigint {
     const at = this.offset;
     const tag = this.#buf[at];
     if (tag !== SMALL_INTEGER_EXT && tag !== INTEGER_EXT && tag !== SMALL_BIG_EXT && tag !== LARGE_BIG_EXT) {
       throw fail(at >= this.#end ? 'truncated' : 'invalid', at, `${what} is not an integer`);
     }
-    this.#term(0);
+    const v = this.#term(0) as number | bigint;
+    // The BEAM wants a small integer here (60 bits, signed) and refuses the fun otherwise.
+    if (typeof v === 'bigint' && (v < MIN_FUN_FIELD || v > MAX_FUN_FIELD)) {
+      throw fail('invalid', at, `${what} is outside -2^59..2^59-1`);
+    }
+    return v;
   }
 }
 

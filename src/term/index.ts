@@ -5,7 +5,7 @@
  * @module
  */
 
-export { compare, equals } from './compare.ts';
+export { compare, compareMapKeys, equals } from './compare.ts';
 export { DECODE_DEFAULTS, type DecodeOptions, decode, decodeAt, TermReader } from './decode.ts';
 export { DEFAULT_ENCODE_MAX_DEPTH, type EncodeOptions, encode, TermWriter } from './encode.ts';
 export {
@@ -14,7 +14,15 @@ export {
   TermEncodeError,
   type TermEncodeErrorCode,
 } from './errors.ts';
+export { type InspectOptions, inspect } from './inspect.ts';
 export { TermMap } from './map.ts';
+export {
+  PARSE_DEFAULTS,
+  type ParseOptions,
+  parseTerm,
+  TermParseError,
+  type TermParseErrorCode,
+} from './parse.ts';
 export {
   Atom,
   atom,
@@ -24,6 +32,7 @@ export {
   existingAtom,
   Float,
   Fun,
+  type FunFields,
   float,
   ImproperList,
   improperList,

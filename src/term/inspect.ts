@@ -7,24 +7,26 @@
  * What it prints, as erl does:
  * - a list of printable Latin-1 code points as a string: `[104,105]` is `"hi"` (erl's default
  *   printable range, `+pc latin1`); `[104,1000]` stays a list;
- * - a binary as `<<"text">>` when its bytes are printable ASCII or Latin-1, as
- *   `<<"hé"/utf8>>` when they are UTF-8 of printable Latin-1 characters, otherwise as bytes
- *   `<<1,2,3>>`; a bit string as `<<1,5:3>>`. A JS string is the binary of its UTF-8;
+ * - a binary that is UTF-8 as `<<"text">>` when it is ASCII text, as `<<"hé"/utf8>>` when its
+ *   characters are printable Latin-1 ones, otherwise (`<<"€"/utf8>>`) as bytes `<<226,130,172>>`;
+ *   a binary that is not UTF-8 as `<<"hé">>` when its bytes are printable Latin-1, otherwise as
+ *   bytes; a bit string as `<<1,5:3>>`. A JS string is the binary of its UTF-8;
  * - floats in the shortest form that reads back, with a `.0` when integral (`1.0`, `-0.0`,
- *   `0.1`, `1.0e10`, `1.5e300`): the decimal form when it is not longer than the exponent form;
+ *   `0.1`, `1.0e10`, `1.5e300`): the decimal form when it is not longer than the exponent form
+ *   and the value is below 2^53;
  * - atoms quoted when they must be, with erl's escapes; map keys in erl's order for maps of up to
- *   32 keys ("map key order": all integers before all floats).
+ *   32 keys ("map key order", {@link compareMapKeys}: integers before floats at every depth).
  *
  * Where it cannot match erl:
  * - a pid prints as `<node@host.85.0>`: erl's `<0.85.0>` numbers nodes by its own node table,
  *   which means nothing outside that node. A reference prints as `#Ref<node@host.W2.W1.W0>`
  *   (words in erl's order), a port as `#Port<node@host.5>`, a local fun as
- *   `#Fun<module.Index.Uniq>` (erl's numbers); `fun m:f/1` is exact and reads back;
+ *   `#Fun<module.Index.Uniq>` (erl's numbers);
+ * - an export fun prints as `fun m:f/1` with the atoms quoted as everywhere else, so it reads
+ *   back; erl's own text quotes `a@b` and leaves reserved words and non-ASCII names unreadable;
  * - maps of more than 32 keys print sorted too (erl prints them in hash order);
  * - the atoms `maybe` and `else` are quoted: they are reserved words from OTP 27 on, and
- *   `'maybe'` reads back on every release;
- * - a map key that is itself a map or an improper list holding both integers and floats may sort
- *   in plain term order instead of map key order (see `keyOrder`).
+ *   `'maybe'` reads back on every release.
  *
  * `inspect` never throws for a term: a value that is not one (NaN, undefined, a cycle) prints as
  * `#JS<...>` or `...`, so a log line is always written.
@@ -32,8 +34,7 @@
  * @module
  */
 
-import { compare } from './compare.ts';
-import { decodeAt } from './decode.ts';
+import { compareMapKeys } from './compare.ts';
 import { isAtomStart, isNameChar, RESERVED_WORDS } from './parse.ts';
 import {
   Atom,
@@ -98,9 +99,13 @@ interface Closer {
   readonly parent: Closer | undefined;
 }
 
-/** A place where the text may be cut: keep `out[0, pos)`, then `suffix`, then the closers. */
+/**
+ * A place where the text may be cut: keep `out[0, pos)`, then `suffix`, then the closers. With
+ * `end`, any place from `pos` to `end` will do (inside plain text, one character a place).
+ */
 interface Cut {
   readonly pos: number;
+  readonly end?: number;
   readonly suffix: string;
   readonly closer: Closer | undefined;
 }
@@ -151,8 +156,10 @@ class Printer {
     const cuts = this.cuts!;
     for (let i = cuts.length - 1; i >= 0; i--) {
       const c = cuts[i]!;
-      if (c.pos + c.suffix.length + (c.closer?.length ?? 0) > this.limit) continue;
-      let text = this.out.slice(0, c.pos) + c.suffix;
+      const room = this.limit - c.suffix.length - (c.closer?.length ?? 0);
+      const pos = c.end === undefined ? c.pos : Math.min(c.end, room);
+      if (pos > room || pos < c.pos) continue;
+      let text = this.out.slice(0, pos) + c.suffix;
       for (let k = c.closer; k !== undefined; k = k.parent) text += k.text;
       return text;
     }
@@ -336,7 +343,11 @@ class Printer {
       this.write('#{}');
       return;
     }
-    entries.sort((x, y) => keyOrder(x[0], y[0]));
+    try {
+      entries.sort((x, y) => compareMapKeys(x[0], y[0]));
+    } catch {
+      // A key that is not a term (or holds a cycle) cannot be ordered: print as they come.
+    }
     this.open('#{', '}');
     this.cut('...');
     let dd = d;
@@ -390,11 +401,19 @@ class Printer {
       const text = printableBinary(bytes, d, this.latin1);
       if (text !== undefined) {
         this.open('<<', '>>');
-        if (this.cuts === undefined && text.chars === undefined) {
-          // Common case: the whole binary is plain ASCII text.
-          this.write(`"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')}"`);
+        if (text.chars === undefined) {
+          // The common case, the whole binary in plain ASCII: one copy, one cut range.
+          const plain = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+          this.write('"');
+          this.cuts?.push({
+            pos: this.out.length,
+            end: this.out.length + plain.length,
+            suffix: '"...',
+            closer: this.closer,
+          });
+          this.write(`${plain}"`);
         } else {
-          this.chars(text.chars ?? [...bytes], text.utf8 ? '"/utf8...' : '"...');
+          this.chars(text.chars, text.utf8 ? '"/utf8...' : '"...');
         }
         if (text.utf8) this.write('/utf8');
         if (text.partial) this.write('...');
@@ -473,6 +492,7 @@ function printableBinary(b: Uint8Array, d: number, latin1: boolean): PrintableTe
   const size = b.length;
   const len = limited ? Math.min(4 * d1, size) : size;
   if (len <= 0) return undefined;
+  if (!limited && isPlainAscii(b)) return PLAIN;
   if (!latin1) {
     const u = printableUtf8(b, len, limited, d1);
     if (u !== 'not_utf8') return u;
@@ -490,6 +510,17 @@ function printableBinary(b: Uint8Array, d: number, latin1: boolean): PrintableTe
     printable = f;
   }
   return limited && d1 > 0 && printable >= d1 ? latin1Text(b, printable, true) : undefined;
+}
+
+const PLAIN: PrintableText = Object.freeze({ chars: undefined, utf8: false, partial: false });
+
+/** Printable ASCII without the double quote and the backslash: text that needs no escapes. */
+function isPlainAscii(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (c < 32 || c > 126 || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
 }
 
 function firstUnprintable(b: Uint8Array, from: number, to: number): number {
@@ -652,52 +683,7 @@ function formatFloat(x: number): string {
   return (x < 0 ? '-' : '') + (useDec ? dec : sci);
 }
 
-/** `#Fun<module.Index.Uniq>` from the fun's encoding (NEW_FUN_EXT), as erl prints it. */
+/** `#Fun<module.Index.Uniq>`, as erl prints it. */
 function funText(f: Fun): string {
-  const b = f.bytes;
-  try {
-    const index = Buffer.from(b.buffer, b.byteOffset, b.byteLength).readUInt32BE(22);
-    const afterModule = decodeAt(b, 30).end;
-    const afterOldIndex = decodeAt(b, afterModule).end;
-    const oldUniq = decodeAt(b, afterOldIndex).value;
-    return `#Fun<${f.module.name}.${index}.${String(oldUniq)}>`;
-  } catch {
-    return `#Fun<${f.module.name}>`;
-  }
-}
-
-/** 1 for an integer, 2 for a float, 0 for anything else. */
-function numberKind(t: Term): number {
-  if (typeof t === 'number') return Number.isInteger(t) ? 1 : 2;
-  if (typeof t === 'bigint') return 1;
-  return t instanceof Float ? 2 : 0;
-}
-
-/**
- * erl's "map key order": term order, except that every integer comes before every float, also
- * inside tuple and list keys. Deeper cases (maps and improper lists as keys) use plain term
- * order, which differs only when they mix integers and floats of the same value.
- */
-function keyOrder(a: Term, b: Term): number {
-  const ka = numberKind(a);
-  const kb = numberKind(b);
-  if (ka !== 0 && kb !== 0 && ka !== kb) return ka - kb;
-  if (a instanceof Tuple && b instanceof Tuple && a.length === b.length) {
-    for (let i = 0; i < a.length; i++) {
-      const c = keyOrder(a.elements[i]!, b.elements[i]!);
-      if (c !== 0) return c;
-    }
-    return 0;
-  }
-  if (Array.isArray(a) && Array.isArray(b)) {
-    const x = a as readonly Term[];
-    const y = b as readonly Term[];
-    const n = Math.min(x.length, y.length);
-    for (let i = 0; i < n; i++) {
-      const c = keyOrder(x[i]!, y[i]!);
-      if (c !== 0) return c;
-    }
-    return x.length - y.length;
-  }
-  return compare(a, b);
+  return `#Fun<${f.module.name}.${f.index}.${String(f.oldUniq)}>`;
 }

@@ -111,7 +111,10 @@ export class TermMap<K extends Term = Term, V extends Term = Term> extends Map<K
    * duplicate-key check in one lookup.
    */
   setNew(key: K, value: V): boolean {
-    if (this.#alias === undefined && (key instanceof Atom || (typeof key === 'number' && Number.isSafeInteger(key)))) {
+    if (
+      this.#alias === undefined &&
+      (key instanceof Atom || (typeof key === 'number' && Number.isSafeInteger(key)))
+    ) {
       // Only keys that are their own canonical form so far: the native map alone decides.
       const before = this.size;
       super.set(key, value);

@@ -326,7 +326,7 @@ class Parser {
         return this.fail(
           'syntax',
           this.pos,
-          "'<': pids have no text syntax (erl has none either; use a name or pass the pid as a term)",
+          "'<': pids have no text syntax (erl cannot read <0.85.0> back either)",
         );
     }
     const cp = this.text.codePointAt(this.pos)!;
@@ -359,16 +359,18 @@ class Parser {
   /** Digits of `base` with single `_` between digits; '' if none. Stops before a `_` not followed by a digit. */
   digits(base: number): string {
     const t = this.text;
-    let out = '';
+    const start = this.pos;
+    let underscores = false;
     for (;;) {
       const c = this.peek();
       if (digitValue(c) < base) {
-        out += t[this.pos]!;
         this.pos++;
-      } else if (c === UNDERSCORE && out !== '' && digitValue(t.charCodeAt(this.pos + 1)) < base) {
+      } else if (c === UNDERSCORE && this.pos > start && digitValue(t.charCodeAt(this.pos + 1)) < base) {
+        underscores = true;
         this.pos++;
       } else {
-        return out;
+        const out = t.slice(start, this.pos);
+        return underscores ? out.replaceAll('_', '') : out;
       }
     }
   }
@@ -1022,8 +1024,7 @@ class BitWriter {
   }
 
   finish(): Buffer | BitBinary {
-    const n = (this.bitLength + 7) >>> 3;
-    const data = Buffer.from(this.bytes.buffer, this.bytes.byteOffset, n);
+    const data = Buffer.from(this.bytes.subarray(0, (this.bitLength + 7) >>> 3));
     const rest = this.bitLength & 7;
     return rest === 0 ? data : new BitBinary(data, rest);
   }

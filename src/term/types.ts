@@ -15,6 +15,20 @@
  * @module
  */
 
+import {
+  ATOM_EXT,
+  ATOM_UTF8_EXT,
+  INTEGER_EXT,
+  LARGE_BIG_EXT,
+  NEW_FUN_EXT,
+  NEW_PID_EXT,
+  PID_EXT,
+  SMALL_ATOM_EXT,
+  SMALL_ATOM_UTF8_EXT,
+  SMALL_BIG_EXT,
+  SMALL_INTEGER_EXT,
+} from './tags.ts';
+
 /** Largest atom length in characters (code points), as the BEAM enforces. */
 export const MAX_ATOM_CHARS = 255;
 
@@ -297,23 +311,133 @@ export class ExportFun {
   }
 }
 
+/** The fields of a local fun's encoding that say which fun it is (see {@link Fun}). */
+export interface FunFields {
+  /** NEW_FUN_EXT Index: the fun's index in its module's fun table. */
+  readonly index: number;
+  /** NEW_FUN_EXT OldIndex. */
+  readonly oldIndex: number | bigint;
+  /** NEW_FUN_EXT OldUniq: a hash of the module's code. */
+  readonly oldUniq: number | bigint;
+  /** The process that created the fun. */
+  readonly pid: Pid;
+}
+
 /**
  * A local fun (NEW_FUN_EXT). Opaque: TypeScript cannot run it, but it keeps the exact bytes
- * (tag included) so it can be passed on and returned to the BEAM unchanged.
+ * (tag included) so it can be passed on and returned to the BEAM unchanged. Its parsed fields
+ * say which fun it is: equality and order use them, never the bytes, as the BEAM does (the same
+ * fun encoded with Latin-1 or UTF-8 atoms, or with its captured port re-encoded, is one term).
  */
-export class Fun {
+export class Fun implements FunFields {
   /** The whole encoding, from the tag byte (112) on. */
   readonly bytes: Buffer;
   readonly module: Atom;
   readonly arity: number;
-  /** The captured variables, decoded, for inspection only. */
+  /** The captured variables, decoded. */
   readonly free: readonly Term[];
-  constructor(bytes: Buffer, module: Atom, arity: number, free: readonly Term[]) {
+  readonly index: number;
+  readonly oldIndex: number | bigint;
+  readonly oldUniq: number | bigint;
+  readonly pid: Pid;
+
+  /**
+   * `fields` are read from `bytes` when not given (the decoder gives them); `bytes` must then be
+   * a well-formed NEW_FUN_EXT, or this throws a `RangeError`.
+   */
+  constructor(bytes: Buffer, module: Atom, arity: number, free: readonly Term[], fields?: FunFields) {
+    const f = fields ?? funFields(bytes);
     this.bytes = bytes;
     this.module = module;
     this.arity = arity;
     this.free = free;
+    this.index = f.index;
+    this.oldIndex = f.oldIndex;
+    this.oldUniq = f.oldUniq;
+    this.pid = f.pid;
   }
+
+  /** NEW_FUN_EXT Uniq: the MD5 of the module's code, 16 bytes (a view into {@link Fun.bytes}). */
+  get uniq(): Buffer {
+    return this.bytes.subarray(6, 22);
+  }
+}
+
+/**
+ * Reads the identifying fields of a NEW_FUN_EXT encoding: Tag:1 Size:4 Arity:1 Uniq:16 Index:4
+ * NumFree:4 Module OldIndex OldUniq Pid Free... Only what those fields use is accepted.
+ */
+function funFields(b: Buffer): FunFields {
+  let p = 30;
+  const bad = (): never => {
+    throw new RangeError(`not a NEW_FUN_EXT encoding (at byte ${p})`);
+  };
+  const need = (n: number): void => {
+    if (p + n > b.length) bad();
+  };
+  const readAtom = (): Atom => {
+    need(1);
+    const tag = b[p];
+    const short = tag === SMALL_ATOM_UTF8_EXT || tag === SMALL_ATOM_EXT;
+    if (!short && tag !== ATOM_UTF8_EXT && tag !== ATOM_EXT) bad();
+    need(short ? 2 : 3);
+    const len = short ? b[p + 1]! : b.readUInt16BE(p + 1);
+    p += short ? 2 : 3;
+    need(len);
+    const utf8 = tag === SMALL_ATOM_UTF8_EXT || tag === ATOM_UTF8_EXT;
+    const a = atom(b.toString(utf8 ? 'utf8' : 'latin1', p, p + len));
+    p += len;
+    return a;
+  };
+  const readInteger = (): number | bigint => {
+    need(1);
+    const tag = b[p];
+    if (tag === SMALL_INTEGER_EXT) {
+      need(2);
+      p += 2;
+      return b[p - 1]!;
+    }
+    if (tag === INTEGER_EXT) {
+      need(5);
+      p += 5;
+      return b.readInt32BE(p - 4);
+    }
+    if (tag !== SMALL_BIG_EXT && tag !== LARGE_BIG_EXT) bad();
+    const small = tag === SMALL_BIG_EXT;
+    need(small ? 3 : 6);
+    const n = small ? b[p + 1]! : b.readUInt32BE(p + 1);
+    p += small ? 2 : 5;
+    need(1 + n);
+    const negative = b[p] !== 0;
+    let v = 0n;
+    for (let i = n; i >= 1; i--) v = (v << 8n) | BigInt(b[p + i]!);
+    p += 1 + n;
+    const signed = negative ? -v : v;
+    return signed >= -9007199254740991n && signed <= 9007199254740991n ? Number(signed) : signed;
+  };
+  const readPid = (): Pid => {
+    need(1);
+    const tag = b[p];
+    if (tag !== NEW_PID_EXT && tag !== PID_EXT) bad();
+    p++;
+    const node = readAtom();
+    const newer = tag === NEW_PID_EXT;
+    need(newer ? 12 : 9);
+    const pid = new Pid(
+      node,
+      b.readUInt32BE(p),
+      b.readUInt32BE(p + 4),
+      newer ? b.readUInt32BE(p + 8) : b[p + 8]!,
+    );
+    p += newer ? 12 : 9;
+    return pid;
+  };
+  if (b.length < 35 || b[0] !== NEW_FUN_EXT) bad();
+  const index = b.readUInt32BE(22);
+  readAtom();
+  const oldIndex = readInteger();
+  const oldUniq = readInteger();
+  return { index, oldIndex, oldUniq, pid: readPid() };
 }
 
 /** A plain object encodes as a map whose keys are binaries. */

@@ -5,7 +5,7 @@
  * from the actual output (then review the diff). Comments (`#`) are kept.
  *
  * Commands:
- *   new <id> [members=a,b] [seed=N] [incarnation=N] [lifeguard=off] [gossip=off] [autoack=a,b]
+ *   new <id> [members=a,b] [seed=N] [incarnation=N] [lifeguard=off] [gossip=<ms>] [autoack=a,b]
  *        autoack: pings to these members are answered at once by the runner and not printed
  *        (so a transcript about something else is not cluttered by routine probing)
  *   recv <from> <body> [| gossip gossip ...]     body: ping seq=N target=X | ack seq=N | nack seq=N
@@ -172,7 +172,8 @@ class Runner {
       const a = kv(rest);
       let config = defaultLanConfig;
       if (a.get('lifeguard') === 'off') config = withoutLifeguard(config);
-      if (a.get('gossip') === 'off') config = { ...config, gossipIntervalMs: 0 };
+      const gossipMs = a.get('gossip');
+      if (gossipMs !== undefined) config = { ...config, gossipIntervalMs: Number(gossipMs) };
       const members = (a.get('members') ?? '')
         .split(',')
         .filter((x) => x !== '')

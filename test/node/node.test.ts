@@ -352,6 +352,8 @@ describe('two TypeScript nodes', () => {
 
   it('answers SPAWN_REQUEST with notsup unless a hook is installed', async () => {
     const a = await tsNode();
+    // The RPC service installs its hook at start; take it away to see the bare node's answer.
+    a.setControlHook('spawn_request', undefined);
     const peer = await rawConnect({ port: a.port, name: 'raw1@127.0.0.1', cookie: 'c00kie', peer: a.name });
     const reqId = new Reference(atom('raw1@127.0.0.1'), 1, [1, 2, 3]);
     const from = new Pid(atom('raw1@127.0.0.1'), 5, 0, 1);

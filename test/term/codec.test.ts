@@ -387,6 +387,30 @@ describe('decode: every tag', () => {
     expect(decode(floatExt('1.50000000000000000000e+00'))).toBe(1.5);
     expect(decode(floatExt('-2.00000000000000005012e-300'))).toBe(-2e-300);
     expect(decode(floatExt('2.00000000000000000000e+00'))).toEqual(new Float(2));
+    // The BEAM's rule (see test/term/interop.test.ts for the check against erl): digits, a point
+    // or a comma, digits, an optional exponent, then a NUL; overflow is refused, underflow is 0.
+    expect(decode(floatExt('1,5'))).toBe(1.5);
+    expect(decode(floatExt('+2.5E+1'))).toEqual(new Float(25));
+    expect(decode(floatExt('1.5\0garbage'))).toBe(1.5);
+    expect(Object.is((decode(floatExt('-1.0e-400')) as Float).value, -0)).toBe(true);
+    for (const text of [
+      '1',
+      '1.',
+      '.5',
+      '1e5',
+      ' 1.0',
+      '1.0 ',
+      '1.5\t',
+      '1.5e',
+      '+.5',
+      'inf',
+      '',
+      '1.0e400',
+    ]) {
+      expectDecodeError(floatExt(text), 'invalid', 2);
+    }
+    // 31 bytes and no NUL: the BEAM reads on past the field; we refuse.
+    expectDecodeError(floatExt(`1.${'5'.repeat(29)}`), 'invalid', 2);
   });
 
   it('atoms of all four tags; true and false are booleans', () => {

@@ -9,7 +9,7 @@ import { compare } from '../../src/term/compare.ts';
 import { decode } from '../../src/term/decode.ts';
 import { encode } from '../../src/term/encode.ts';
 import { TermMap } from '../../src/term/map.ts';
-import { float, ImproperList, type Term, Tuple } from '../../src/term/types.ts';
+import { atom, float, ImproperList, type Term, Tuple } from '../../src/term/types.ts';
 import { describeErl } from '../support/erl.ts';
 import {
   arbAtom,
@@ -21,6 +21,7 @@ import {
   arbPort,
   arbReference,
   arbTermWith,
+  makeFun,
 } from '../support/term-arbitrary.ts';
 
 const seed = 0x0e71_2025;
@@ -35,6 +36,22 @@ function batches(): Term[][] {
     arbReference,
     arbPort,
     arbExportFun,
+    // Local funs whose fields collide often; Index and OldUniq stay where the BEAM's order is
+    // total (see src/term/compare.ts), the rest is free to differ.
+    fc
+      .tuple(
+        fc.constantFrom(atom('fa'), atom('fb')),
+        fc.integer({ min: 0, max: 255 }),
+        fc.constantFrom(0, 1),
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 0, max: 2 }),
+        fc.constantFrom(-1, 0, 1),
+        arbPid,
+        fc.array(fc.oneof(small, fc.constantFrom(float(1), float(2))), { maxLength: 2 }),
+      )
+      .map(([m, arity, u, index, oldIndex, oldUniq, pid, free]) =>
+        makeFun(m, arity, new Uint8Array(16).fill(u), index, oldIndex, oldUniq, pid, free),
+      ),
     fc.oneof(
       fc.array(small, { maxLength: 3 }),
       fc

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compare, equals } from '../../src/term/compare.ts';
+import { compare, compareMapKeys, equals } from '../../src/term/compare.ts';
 import { TermMap } from '../../src/term/map.ts';
 import {
   atom,
@@ -172,6 +172,53 @@ describe('compare: the order of OTP 25 (each case checked against erl 25.2.3)', 
     const withFree = makeFun(atom('zzz'), 0, new Uint8Array(16), 0, 0, 0, p, [1]);
     expect(compare(local, withFree)).not.toBe(0);
     expect(equals(local, makeFun(atom('zzz'), 0, new Uint8Array(16), 0, 0, 0, p, []))).toBe(true);
+  });
+
+  it('local funs of one module: by Index, OldUniq, free variable count, free variables', () => {
+    const p = pid('a', 1, 0, 0);
+    const f = (index: number, oldUniq: number, free: Term[]): Term =>
+      makeFun(atom('m'), 1, new Uint8Array(16), index, 0, oldUniq, p, free);
+    expectAscending([
+      f(-1 >>> 0, 9, []), // Index is a signed 32-bit integer on the BEAM: 2^32 - 1 is -1.
+      f(0, 9, []),
+      f(1, -5, [9]),
+      f(1, 0, [9]),
+      f(1, 0, [1, 1]),
+      f(2, 0, []),
+      f(2, 0, [1]),
+      f(2, 0, [float(1.5)]),
+      f(2, 0, [atom('a')]),
+    ]);
+    // Only Index, OldUniq (modulo 2^32) and the free variables say which fun it is.
+    const base = makeFun(atom('m'), 1, new Uint8Array(16), 3, 4, 5, p, [1]);
+    const same = [
+      makeFun(atom('m'), 2, new Uint8Array(16).fill(7), 3, 9, 5, pid('b', 2, 2, 2), [1]),
+      makeFun(atom('m'), 1, new Uint8Array(16), 3, 4, 5 + 2 ** 32, p, [1]),
+      makeFun(atom('m'), 1, new Uint8Array(16), 3, 4, 5, p, [1n]),
+    ];
+    for (const [i, t] of same.entries()) {
+      expect(equals(base, t), `#${i}`).toBe(true);
+      expect(compare(base, t), `#${i}`).toBe(0);
+      expect(new TermMap<Term, Term>([[base, 1]]).get(t), `#${i}`).toBe(1);
+    }
+    // 1 and 1.0 captured: == but not =:=.
+    const float1 = makeFun(atom('m'), 1, new Uint8Array(16), 3, 4, 5, p, [float(1)]);
+    expect(equals(base, float1)).toBe(false);
+    expect(compare(base, float1)).toBe(-1);
+  });
+
+  it('compareMapKeys: integers before floats at every depth, otherwise term order', () => {
+    const m = (k: Term): Term => new TermMap([[k, atom('v')]]);
+    const keys: Term[] = [1, 2, float(1), 1.5, atom('a'), tuple(2), tuple(float(1)), m(2), m(float(1))];
+    for (let i = 0; i < keys.length; i++) {
+      for (let j = 0; j < keys.length; j++) {
+        const want = i < j ? -1 : i > j ? 1 : 0;
+        expect(compareMapKeys(keys[i]!, keys[j]!), `#${i} vs #${j}`).toBe(want);
+      }
+    }
+    expect(compareMapKeys(5n, 5)).toBe(0);
+    expect(compareMapKeys(float(0), float(-0))).toBe(0);
+    expect(compareMapKeys(new ImproperList([1], 1), new ImproperList([1], float(0.5)))).toBe(-1);
   });
 
   it('tuples by size, then elements', () => {

@@ -36,7 +36,7 @@ import {
 import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 import { describeErl } from '../support/erl.ts';
 import { type CorpusEntry, ErlPort } from '../support/erl-port.ts';
-import { arbTerm } from '../support/term-arbitrary.ts';
+import { arbTerm, makeFun } from '../support/term-arbitrary.ts';
 
 const SEED = 0x7e57;
 
@@ -403,6 +403,192 @@ describeErl('term codec against a real erl', () => {
     expect(differ).toEqual([]);
   });
 
+  it('FLOAT_EXT: we accept exactly the texts the BEAM accepts, with the same value', async () => {
+    const texts = [
+      '1.0',
+      '1',
+      '1.',
+      '.5',
+      '+.5',
+      '1e5',
+      ' 1.0',
+      '1.0 ',
+      '\t1.5',
+      '1.5\n',
+      '1,5',
+      '1,5e3',
+      '-0,0',
+      '+1.5',
+      '-1.5',
+      '1.5e+3',
+      '1.5E3',
+      '1.5e',
+      '1.5e+',
+      '1.5e3.0',
+      '1.5x',
+      '0x1.0',
+      'inf',
+      'nan',
+      '1_0.0',
+      '',
+      '0.0',
+      '-0.0',
+      '00001.5',
+      '1.0e400',
+      '1.7976931348623157e308',
+      '1.7976931348623159e308',
+      '1.0e-400',
+      '-1.0e-400',
+      '1.0e-310',
+      '4.9e-324',
+      '2.4703282292062327e-324',
+      '2.4703282292062328e-324',
+      '1.0e0000000000000000000000001',
+      '1.5e-2147483649',
+      '1.5e99999999999999999999',
+      `1.${'5'.repeat(28)}`,
+      `1.${'5'.repeat(29)}`,
+    ];
+    // Every one-byte change of a few well-formed texts, as the BEAM writes them and shorter.
+    const bases = ['1.00000000000000000000e+00', '-9.99999999999999969733e-311', '2.5e-3', '7.25'];
+    const swaps = [0, 9, 10, 32, 43, 44, 45, 46, 48, 53, 57, 69, 101, 120, 200];
+    for (const base of bases) {
+      for (let at = 0; at < base.length + 1; at++) {
+        for (const c of swaps) texts.push(base.slice(0, at) + String.fromCharCode(c) + base.slice(at + 1));
+      }
+    }
+    // A NUL ends the text; what follows it is ignored.
+    texts.push('1.5\0garbage', '1.5\0\xff\xff');
+    const field = (text: string): Buffer => {
+      const b = Buffer.alloc(31);
+      b.write(text.slice(0, 31), 'latin1');
+      return Buffer.concat([Buffer.from([131, 99]), b]);
+    };
+    const inputs = texts.map(field);
+    const beamSays = await beam().roundtripMany(inputs);
+    const failures: string[] = [];
+    let accepted = 0;
+    inputs.forEach((bytes, i) => {
+      const ours = decodeOrError(bytes);
+      const reply = beamSays[i]!;
+      const what = JSON.stringify(texts[i]);
+      if (reply === 'badarg') {
+        if (!(ours instanceof TermDecodeError))
+          failures.push(`${what}: the BEAM rejects it, we gave ${show(ours)}`);
+        return;
+      }
+      accepted++;
+      if (ours instanceof Error) failures.push(`${what}: the BEAM accepts it, we threw ${String(ours)}`);
+      else if (
+        !equals(ours, decode(reply)) ||
+        Object.is(floatValue(ours), -0) !== Object.is(floatValue(decode(reply)), -0)
+      )
+        failures.push(`${what}: we gave ${show(ours)}, the BEAM ${show(decode(reply))}`);
+    });
+    expect(failures).toEqual([]);
+    expect(accepted).toBeGreaterThan(100);
+    expect(inputs.length - accepted).toBeGreaterThan(300);
+  });
+
+  it('local funs: =:= and order as the BEAM, from their fields, never their bytes', async () => {
+    const self = new Pid(atom(node), 0, 0, creation);
+    const other = new Pid(atom('other@host'), 7, 1, 2);
+    const uniq = (n: number): Uint8Array => new Uint8Array(16).fill(n);
+    const fun = (o: {
+      module?: string;
+      arity?: number;
+      uniq?: number;
+      index?: number;
+      oldIndex?: number;
+      oldUniq?: number;
+      pid?: Pid;
+      free?: Term[];
+    }): Fun =>
+      makeFun(
+        atom(o.module ?? 'fm'),
+        o.arity ?? 1,
+        uniq(o.uniq ?? 1),
+        o.index ?? 5,
+        o.oldIndex ?? 5,
+        o.oldUniq ?? 100,
+        o.pid ?? self,
+        o.free ?? [7],
+      );
+    const funs: Fun[] = [
+      fun({}),
+      fun({ uniq: 2 }),
+      fun({ arity: 2 }),
+      fun({ oldIndex: 6 }),
+      fun({ pid: other }),
+      fun({ index: 6 }),
+      fun({ index: 4 }),
+      fun({ index: 2 ** 31 - 1 }),
+      fun({ index: 2 ** 31 + 5 }),
+      fun({ oldUniq: 101 }),
+      fun({ oldUniq: -100 }),
+      fun({ oldUniq: 100 + 2 ** 32 }),
+      fun({ free: [] }),
+      fun({ free: [8] }),
+      fun({ free: [float(7)] }),
+      fun({ free: [7, 7] }),
+      fun({ free: [self] }),
+      fun({ module: 'fa', index: 9 }),
+      fun({ module: 'fz', index: 0 }),
+      fun({ index: 6, oldUniq: 50 }),
+      fun({ oldUniq: 101, free: [] }),
+    ];
+    // Every term that holds these funs goes through the BEAM and back as an equal term.
+    const back = await beam().roundtripMany(funs.map((f) => encode(f)));
+    back.forEach((reply, i) => {
+      expect(reply, `fun #${i}`).not.toBe('badarg');
+      expect(equals(decode(reply as Buffer), funs[i]!), `fun #${i}`).toBe(true);
+    });
+    const pairs = funs.flatMap((a) => funs.map((b) => [a, b] as const));
+    const verdicts = await beam().compareMany(pairs.map(([a, b]) => [encode(a), encode(b)] as const));
+    const failures: string[] = [];
+    pairs.forEach(([a, b], i) => {
+      const verdict = verdicts[i]!;
+      const where = `#${funs.indexOf(a)} vs #${funs.indexOf(b)}`;
+      if ('rejected' in verdict) {
+        failures.push(`${where}: the BEAM rejected ${verdict.rejected}`);
+        return;
+      }
+      if (equals(a, b) !== verdict.exact)
+        failures.push(`${where}: equals ${equals(a, b)}, =:= ${verdict.exact}`);
+      const ours = compare(a, b);
+      const want = verdict.order === 'lt' ? -1 : verdict.order === 'gt' ? 1 : verdict.exact ? 0 : ours;
+      if (verdict.order === 'eq' && !verdict.exact && ours === 0)
+        failures.push(`${where}: == but not =:=, ours 0`);
+      if (ours !== want && !funsBeyondBeamOrder(a, b))
+        failures.push(`${where}: BEAM ${verdict.order}, ours ${ours}`);
+    });
+    expect(failures).toEqual([]);
+    // Uniq, arity, OldIndex and the pid make no difference; OldUniq counts modulo 2^32.
+    for (const i of [1, 2, 3, 4, 11]) expect(equals(funs[0]!, funs[i]!), `#${i}`).toBe(true);
+    // Equal funs are one map key.
+    const m = new TermMap<Term, Term>([[funs[0]!, 1]]);
+    expect(m.get(funs[4]!)).toBe(1);
+  });
+
+  it('a fun whose captured port the BEAM re-encodes is still the same fun', async () => {
+    const port = new Port(atom('ts@127.0.0.1'), 2391518077, 3311728045);
+    const f = makeFun(atom('msg'), 1, new Uint8Array(16), 3, 3, 995, new Pid(atom(node), 0, 0, creation), [
+      atom('a'),
+      port,
+      true,
+    ]);
+    const reply = await beam().roundtrip(encode(f));
+    if (reply === 'badarg') throw new Error('the BEAM rejected the fun');
+    const back = decode(reply);
+    expect(back).toBeInstanceOf(Fun);
+    // OTP 25 writes the port back as V4_PORT_EXT: other bytes, the same term.
+    expect((back as Fun).bytes.includes(Buffer.from([120]))).toBe(true);
+    expect((back as Fun).bytes.length).not.toBe(f.bytes.length);
+    expect(equals(back, f)).toBe(true);
+    expect(compare(back, f)).toBe(0);
+    expect(equals((back as Fun).free[1]!, port)).toBe(true);
+  });
+
   it('refuses references without words, which crash the BEAM', () => {
     // OTP 25.2.3 accepts NEWER_REFERENCE_EXT with Len 0 in binary_to_term, then dies with SIGSEGV:
     // binary_to_term(<<131,104,2,90,0,0,119,15,"node1@127.0.0.1",54,70,90,208,119,5,"false">>).
@@ -510,6 +696,7 @@ describeErl('term codec against a real erl', () => {
     const failures: string[] = [];
     let strict = 0;
     let ties = 0;
+    let wrapped = 0;
     pairs.forEach(([a, b], i) => {
       const verdict = verdicts[i]!;
       const ours = compare(a, b);
@@ -530,10 +717,14 @@ describeErl('term codec against a real erl', () => {
       }
       strict++;
       const want = verdict.order === 'lt' ? -1 : 1;
-      if (ours !== want) failures.push(`${where}: BEAM ${verdict.order}, ours ${ours}`);
+      if (ours === want) return;
+      if (funsBeyondBeamOrder(a, b)) wrapped++;
+      else failures.push(`${where}: BEAM ${verdict.order}, ours ${ours}`);
     });
     expect(failures).toEqual([]);
     expect(strict).toBeGreaterThanOrEqual(1000);
+    // The documented exception stays an exception.
+    expect(wrapped).toBeLessThan(strict / 100);
     expect(ties).toBeGreaterThan(0);
   });
 });
@@ -630,6 +821,42 @@ function nearPair(): fc.Arbitrary<readonly [Term, Term]> {
 }
 
 /**
+ * True when `a` and `b` hold local funs of one module whose Index or OldUniq lie 2^31 or more
+ * apart as signed 32-bit integers. The BEAM orders those fields by the sign of their wrapping
+ * 32-bit difference, which is not a total order there; ours compares the values (see the module
+ * comment of src/term/compare.ts), so the two may disagree on such a pair.
+ */
+function funsBeyondBeamOrder(a: Term, b: Term): boolean {
+  const apart = (x: number, y: number): boolean => Math.abs(x - y) >= 2 ** 31;
+  const uniq = (f: Fun): number => Number(BigInt.asIntN(32, BigInt(f.oldUniq)));
+  const gs = localFuns(b);
+  return localFuns(a).some((f) =>
+    gs.some((g) => f.module === g.module && (apart(f.index | 0, g.index | 0) || apart(uniq(f), uniq(g)))),
+  );
+}
+
+/** Every local fun in `t`, those in free variables included. */
+function localFuns(t: Term, out: Fun[] = []): Fun[] {
+  if (t instanceof Fun) {
+    out.push(t);
+    for (const v of t.free) localFuns(v, out);
+  } else if (t instanceof Tuple || t instanceof ImproperList) {
+    for (const e of t.elements) localFuns(e, out);
+    if (t instanceof ImproperList) localFuns(t.tail, out);
+  } else if (Array.isArray(t)) {
+    for (const e of t as readonly Term[]) localFuns(e, out);
+  } else if (t instanceof Map) {
+    for (const [k, v] of t as ReadonlyMap<Term, Term>) {
+      localFuns(k, out);
+      localFuns(v, out);
+    }
+  } else if (typeof t === 'object' && t !== null && Object.getPrototypeOf(t) === Object.prototype) {
+    for (const v of Object.values(t as Record<string, Term>)) localFuns(v, out);
+  }
+  return out;
+}
+
+/**
  * Why we may reject bytes the BEAM's binary_to_term accepts: we are stricter on purpose.
  * Undefined for any other rejection, which is then a bug.
  */
@@ -683,6 +910,10 @@ function enclosing(bytes: Buffer, at: number): { kind: 'id' | 'fun'; start: numb
     }
   }
   return found;
+}
+
+function floatValue(t: Term): number | undefined {
+  return t instanceof Float ? t.value : typeof t === 'number' ? t : undefined;
 }
 
 function decodeOrError(bytes: Buffer): Term | Error {

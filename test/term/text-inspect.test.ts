@@ -190,6 +190,27 @@ describe('inspect: tuples, maps and the rest', () => {
       [1, a('a')],
     ]);
     expect(inspect(m)).toBe('#{1 => a,2 => c,1.5 => b,{2} => y,{1.5} => x}');
+    // At every depth, in map and improper-list keys too (as erl 25.2.3 prints them).
+    const maps = new TermMap<Term, Term>([
+      [new TermMap([[float(1), a('a')]]), a('y')],
+      [new TermMap([[2, a('a')]]), a('x')],
+    ]);
+    expect(inspect(maps)).toBe('#{#{2 => a} => x,#{1.0 => a} => y}');
+    const improper = new TermMap<Term, Term>([
+      [new ImproperList([1], float(2)), a('x')],
+      [new ImproperList([1], 1), a('y')],
+      [new ImproperList([0.5], a('b')), a('z')],
+    ]);
+    expect(inspect(improper)).toBe('#{[1|1] => y,[1|2.0] => x,[0.5|b] => z}');
+    // Keys that are not terms cannot be ordered; inspect still prints.
+    expect(
+      inspect(
+        new Map<Term, Term>([
+          [undefined as unknown as Term, 1],
+          [a('a'), 2],
+        ]),
+      ),
+    ).toMatch(/^#\{/);
     expect(
       inspect(
         new Map<Term, Term>([
@@ -302,6 +323,9 @@ describe('inspect: maxLength', () => {
     expect(inspect(big, { maxLength: full.length })).toBe(full);
     expect(inspect([104, 101, 108, 108, 111], { maxLength: 6 })).toBe('"h"...');
     expect(inspect(Buffer.from([1, 2, 3, 4, 5]), { maxLength: 12 })).toBe('<<1,2,...>>');
+    expect(inspect(tuple(a('data'), Buffer.from('x'.repeat(1e6))), { maxLength: 27 })).toBe(
+      '{data,<<"xxxxxxxxxxx"...>>}',
+    );
   });
 
   it('never gives more than maxLength characters', () => {

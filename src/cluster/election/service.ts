@@ -8,10 +8,17 @@
  * wait until they are durable, then send, then `advance()`; one Ready at a time, so a slow
  * disk delays messages but never reorders a vote ahead of its write.
  *
+ * Connections: the service keeps one to every other voter. It dials each voter at start and
+ * again after every `nodedown`; a failed dial is retried with exponential backoff and jitter
+ * (`reconnectMinMs` doubling up to `reconnectMaxMs`), so a healed partition reconnects on its
+ * own while an unreachable voter costs a dial per backoff period, not one per heartbeat.
+ * While a voter's dial is backing off, messages to it are dropped here (counted in
+ * `stats.unreachable`) rather than handed to the node, which would start a dial per message.
+ *
  * Tolerated races: messages that arrive while a write is in flight are stepped at once (their
- * outputs wait for the next Ready); a message to a peer that is down or not connected yet is
- * dropped or queued by the node (the core tolerates loss); a timer that fires early finds
- * nothing due and re-arms. A storage failure stops the service (it may not answer without its
+ * outputs wait for the next Ready); a message to a peer that is not connected yet is queued by
+ * the node while its dial is under way, or dropped (the core tolerates loss); a timer that
+ * fires early finds nothing due and re-arms. A storage failure stops the service (it may not answer without its
  * state on disk) and is reported as an `error` event.
  *
  * @module
@@ -48,8 +55,30 @@ export interface ElectionServiceOptions {
   readonly clock?: Clock;
   /** Timers. Default: the global ones. */
   readonly timers?: Timers;
-  /** Randomness for election timeouts. Default: a generator seeded from the OS. */
+  /** Randomness for election timeouts and reconnect jitter. Default: a generator seeded from the OS. */
   readonly rng?: Rng;
+  /** First delay before re-dialling a voter whose dial failed. Default 100 ms (two heartbeats). */
+  readonly reconnectMinMs?: number;
+  /**
+   * Longest delay between dials of an unreachable voter. Default 1 000 ms: a healed partition
+   * reconnects within about a second, and a dead voter costs one dial a second.
+   */
+  readonly reconnectMaxMs?: number;
+}
+
+/** Default of {@link ElectionServiceOptions.reconnectMinMs}. */
+export const DEFAULT_RECONNECT_MIN_MS = 100;
+/** Default of {@link ElectionServiceOptions.reconnectMaxMs}. */
+export const DEFAULT_RECONNECT_MAX_MS = 1000;
+
+/** Dial state of one other voter. */
+interface Dialer {
+  /** Delay before the next retry after a failure. */
+  delay: number;
+  /** A retry timer is pending: messages to this voter are dropped until it fires. */
+  timer: unknown;
+  /** A `node.connect` is under way. */
+  dialing: boolean;
 }
 
 /** Events of an {@link ElectionService}. */
@@ -67,14 +96,19 @@ export interface ElectionServiceStats {
   received: number;
   /** Messages dropped as malformed, misaddressed or from another voter set. */
   rejected: number;
+  /** Messages that left the core (after their write was durable), unreachable ones included. */
   sent: number;
+  /** Of `sent`, those dropped because the voter was unreachable (its dial was backing off). */
+  unreachable: number;
+  /** Dials of other voters started by the service. */
+  dials: number;
 }
 
 /** Raft leader election among the voters, with a lease and fencing tokens. */
 export class ElectionService extends EventEmitter<ElectionServiceEvents> {
   /** This voter's id (its node's name). */
   readonly id: NodeId;
-  readonly stats: ElectionServiceStats = { received: 0, rejected: 0, sent: 0 };
+  readonly stats: ElectionServiceStats = { received: 0, rejected: 0, sent: 0, unreachable: 0, dials: 0 };
   readonly #core: RaftElection;
   readonly #node: Node;
   readonly #storage: ElectionStorage;
@@ -82,11 +116,17 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
   readonly #clock: Clock;
   readonly #name: string;
   readonly #abort = new AbortController();
+  readonly #rng: Rng;
+  readonly #reconnectMinMs: number;
+  readonly #reconnectMaxMs: number;
+  readonly #dialers = new Map<NodeId, Dialer>();
+  readonly #onNodeDown = (name: string): void => this.#dial(name);
+  readonly #onNodeUp = (name: string): void => this.#connected(name);
   #timer: unknown;
   #flushing: Promise<void> | undefined;
   #stopped = false;
 
-  private constructor(options: ElectionServiceOptions, core: RaftElection) {
+  private constructor(options: ElectionServiceOptions, core: RaftElection, rng: Rng) {
     super();
     this.id = core.id;
     this.#core = core;
@@ -95,6 +135,13 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
     this.#timers = options.timers ?? systemTimers;
     this.#clock = options.clock ?? systemClock;
     this.#name = options.processName ?? ELECTION_PROCESS_NAME;
+    this.#rng = rng;
+    this.#reconnectMinMs = options.reconnectMinMs ?? DEFAULT_RECONNECT_MIN_MS;
+    this.#reconnectMaxMs = options.reconnectMaxMs ?? DEFAULT_RECONNECT_MAX_MS;
+    for (const v of core.voters) {
+      if (v !== core.id)
+        this.#dialers.set(v, { delay: this.#reconnectMinMs, timer: undefined, dialing: false });
+    }
   }
 
   /**
@@ -103,18 +150,27 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
    * process name is taken.
    */
   static async start(options: ElectionServiceOptions): Promise<ElectionService> {
+    const min = options.reconnectMinMs ?? DEFAULT_RECONNECT_MIN_MS;
+    const max = options.reconnectMaxMs ?? DEFAULT_RECONNECT_MAX_MS;
+    if (!(Number.isFinite(min) && min > 0 && Number.isFinite(max) && max >= min)) {
+      throw new ElectionError('invalid-config', 'election: need 0 < reconnectMinMs <= reconnectMaxMs');
+    }
     const hardState = await options.storage.load();
     const clock = options.clock ?? systemClock;
+    const rng = options.rng ?? new Prng(randomInt(0, 2 ** 32));
     const core = new RaftElection({
       id: options.node.name,
       voters: options.voters,
       clock,
-      rng: options.rng ?? new Prng(randomInt(0, 2 ** 32)),
+      rng,
       hardState,
       ...(options.config === undefined ? {} : { config: options.config }),
     });
-    const service = new ElectionService(options, core);
+    const service = new ElectionService(options, core, rng);
     service.#spawn();
+    options.node.on('nodedown', service.#onNodeDown);
+    options.node.on('nodeup', service.#onNodeUp);
+    for (const v of service.#dialers.keys()) service.#dial(v);
     service.#arm();
     return service;
   }
@@ -156,10 +212,57 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
   /** Stops taking part: timers stop, the process exits, an in-flight write completes. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
+    this.#halt();
+    await this.#flushing;
+  }
+
+  /** Stops timers, dials and the process; the shared part of stop and failure. */
+  #halt(): void {
     this.#stopped = true;
     this.#timers.clearTimeout(this.#timer);
     this.#abort.abort();
-    await this.#flushing;
+    this.#node.off('nodedown', this.#onNodeDown);
+    this.#node.off('nodeup', this.#onNodeUp);
+    for (const d of this.#dialers.values()) {
+      this.#timers.clearTimeout(d.timer);
+      d.timer = undefined;
+    }
+  }
+
+  /** Dials `voter` unless connected, dialling, or waiting out a backoff. */
+  #dial(voter: string): void {
+    const d = this.#dialers.get(voter);
+    if (this.#stopped || this.#node.isStopped || d === undefined || d.dialing || d.timer !== undefined)
+      return;
+    if (this.#node.connection(voter) !== undefined) return;
+    d.dialing = true;
+    this.stats.dials++;
+    void this.#node.connect(voter).then(
+      () => {
+        d.dialing = false;
+        this.#connected(voter);
+      },
+      () => {
+        d.dialing = false;
+        if (this.#stopped) return;
+        // Full jitter on the upper half: voters that lost each other do not redial in lockstep.
+        const wait = d.delay / 2 + this.#rng.next() * (d.delay / 2);
+        d.delay = Math.min(d.delay * 2, this.#reconnectMaxMs);
+        d.timer = this.#timers.setTimeout(() => {
+          d.timer = undefined;
+          this.#dial(voter);
+        }, Math.ceil(wait));
+      },
+    );
+  }
+
+  /** A voter is reachable again: the next failure starts the backoff from the beginning. */
+  #connected(voter: string): void {
+    const d = this.#dialers.get(voter);
+    if (d === undefined) return;
+    d.delay = this.#reconnectMinMs;
+    this.#timers.clearTimeout(d.timer);
+    d.timer = undefined;
   }
 
   #spawn(): void {
@@ -223,9 +326,7 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
       err instanceof ElectionError
         ? err
         : new ElectionError('storage-failed', `${this.id}: cannot save the election state`, { cause: err });
-    this.#stopped = true;
-    this.#timers.clearTimeout(this.#timer);
-    this.#abort.abort();
+    this.#halt();
     if (this.listenerCount('error') > 0) this.emit('error', e);
   }
 
@@ -237,6 +338,12 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
         await this.#storage.save(rd.hardState);
       }
       for (const m of rd.messages) {
+        if (this.#dialers.get(m.to)?.timer !== undefined) {
+          // Backing off: handing it to the node would start a dial per message.
+          this.stats.sent++;
+          this.stats.unreachable++;
+          continue;
+        }
         try {
           this.#node.send([atom(this.#name), atom(m.to)], encodeElectionMessage(m));
           this.stats.sent++;

@@ -30,9 +30,11 @@ export interface MembershipConfig {
   /** Fan-out of each gossip round, and of the announcement of a leave. */
   readonly gossipNodes: number;
   /**
-   * Before its own suspicion timer declares a member dead, ping it once with the suspicion
-   * attached (one probe period ahead): a live member answers with its refutation, which this
-   * member may have missed. Not in memberlist or the Lifeguard paper; off in {@link withoutLifeguard}.
+   * One probe period before its own suspicion timer declares a member dead, ping the suspect
+   * once with the suspicion attached: a live suspect answers with its refutation (which this
+   * member may have missed: gossip reaches everyone only with high probability). Costs one
+   * ping per member per death declared by its own timer, at most one per probe period. Not in
+   * memberlist or the Lifeguard paper; off in {@link withoutLifeguard}.
    */
   readonly lastChanceProbe: boolean;
   /** Full state exchange with one random member every this often (scaled up for N > 32), to heal partitions. */
@@ -69,7 +71,7 @@ export const defaultLanConfig: MembershipConfig = Object.freeze({
   nacks: true, // missing nacks reveal that the prober, not the target, is slow
   gossipIntervalMs: 0, // piggyback only, as SWIM: constant messages per member whatever the churn (memberlist uses 200)
   gossipNodes: 3, // peers told at once of our leave, and per gossip round when gossip rounds are on
-  lastChanceProbe: true, // one ping carrying the suspicion before a timer declares death: a refutation we missed rides the ack
+  lastChanceProbe: true, // ping a suspect once before our timer declares it dead: a refutation we missed comes back in the ack
   pushPullIntervalMs: 30_000, // a full sync every 30 periods repairs what gossip missed (partitions, overflows)
   reapAfterMs: 30_000, // keep a dead member long enough for its death to reach every member, then forget it
   tombstoneMs: 3_600_000, // remember a reaped member's incarnation for an hour so old gossip cannot bring it back

@@ -23,6 +23,17 @@ export type {
   Packet,
 } from './messages.ts';
 export { decodePacket, defaultCodecLimits, encodePacket, MembershipCodecError } from './messages.ts';
+export type {
+  MemberChange,
+  MembershipHost,
+  NodeMember,
+  NodeMembershipEvents,
+  NodeMembershipOptions,
+  NodeMembershipStats,
+} from './node-membership.ts';
+export { membershipConfig, NodeMembership, NodeMembershipError } from './node-membership.ts';
+export type { Opened, PacketSecurityOptions, SecurityDropReason } from './security.ts';
+export { deriveKey, PacketSecurity, SecurityError, sealOverhead, securityDefaults } from './security.ts';
 export type { MembershipServiceOptions, MembershipServiceStats } from './service.ts';
 export { MembershipService, MembershipServiceError, parseAddress } from './service.ts';
 export type { ObservedEvent, SimMember, SwimSimulationOptions } from './simulation.ts';

@@ -10,6 +10,10 @@
  * Addresses are `host:port` strings (IPv6 as `[::1]:7946`). Push-pull state travels in one
  * datagram, so it is bounded by the UDP limit (65,507 bytes, about 2,000 members with short
  * names); a larger state is not sent and is counted in `stats.oversize`.
+ *
+ * With a {@link PacketSecurity}, every datagram is sealed (HMAC or AES-256-GCM, see security.ts)
+ * and every incoming one must open: forged, replayed, stale and plain ones are counted by reason
+ * in `security.drops` (their total in `stats.securityDrops`) and dropped.
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
@@ -17,6 +21,7 @@ import { type Clock, systemClock, systemTimers, type Timers } from '../../sim/cl
 import { Prng, type Rng } from '../../sim/prng.ts';
 import { defaultLanConfig, type MembershipConfig } from './config.ts';
 import { type CodecLimits, decodePacket, encodePacket, MembershipCodecError } from './messages.ts';
+import type { PacketSecurity } from './security.ts';
 import type { Member } from './state.ts';
 import { type MemberEvent, Swim } from './swim.ts';
 
@@ -43,6 +48,8 @@ export interface MembershipServiceOptions {
   readonly rng?: Rng;
   readonly clock?: Clock;
   readonly timers?: Timers;
+  /** Seals and opens datagrams (default: none, plain packets). All members must agree. */
+  readonly security?: PacketSecurity;
 }
 
 /** Counters of the service's socket. */
@@ -55,6 +62,8 @@ export interface MembershipServiceStats {
   oversize: number;
   /** Send errors reported by the socket. */
   sendErrors: number;
+  /** Datagrams dropped by the security layer (by reason in `security.drops`). */
+  securityDrops: number;
 }
 
 /** Errors of the service, with stable codes. */
@@ -88,7 +97,10 @@ export class MembershipService {
     decodeErrors: 0,
     oversize: 0,
     sendErrors: 0,
+    securityDrops: 0,
   };
+  /** The security layer, when packets are sealed. */
+  readonly security: PacketSecurity | undefined;
   private readonly swim: Swim;
   private readonly socket: Socket;
   private readonly clock: Clock;
@@ -102,8 +114,16 @@ export class MembershipService {
   private inFlight = 0;
   private drained: (() => void) | undefined;
 
-  private constructor(swim: Swim, socket: Socket, address: string, clock: Clock, timers: Timers) {
+  private constructor(
+    swim: Swim,
+    socket: Socket,
+    address: string,
+    clock: Clock,
+    timers: Timers,
+    security: PacketSecurity | undefined,
+  ) {
     this.swim = swim;
+    this.security = security;
     this.id = swim.id;
     this.socket = socket;
     this.address = address;
@@ -135,7 +155,14 @@ export class MembershipService {
       nowMs: clock.now(),
       ...(options.incarnation !== undefined ? { incarnation: options.incarnation } : {}),
     });
-    const svc = new MembershipService(swim, socket, address, clock, options.timers ?? systemTimers);
+    const svc = new MembershipService(
+      swim,
+      socket,
+      address,
+      clock,
+      options.timers ?? systemTimers,
+      options.security,
+    );
     socket.on('message', (msg, rinfo) => svc.onDatagram(msg, rinfo.address, rinfo.port));
     // A socket error (e.g. ICMP unreachable surfacing on some platforms) must not stop the member.
     socket.on('error', () => {
@@ -210,9 +237,20 @@ export class MembershipService {
   private onDatagram(msg: Buffer, host: string, port: number): void {
     if (this.closed) return;
     this.stats.received++;
+    let bytes: Uint8Array = msg;
+    let sender: string | undefined;
+    if (this.security !== undefined) {
+      const opened = this.security.open(msg);
+      if (!opened.ok) {
+        this.stats.securityDrops++;
+        return;
+      }
+      bytes = opened.payload;
+      sender = opened.sender;
+    }
     let packet: ReturnType<typeof decodePacket>;
     try {
-      packet = decodePacket(msg, this.limits);
+      packet = decodePacket(bytes, this.limits);
     } catch (err) {
       // Remote input is untrusted: a bad datagram is counted and dropped, the member stays up.
       if (err instanceof MembershipCodecError) {
@@ -220,6 +258,12 @@ export class MembershipService {
         return;
       }
       throw err;
+    }
+    if (sender !== undefined && sender !== packet.from) {
+      // The sealed header names who holds the counter; a packet claiming another sender is dropped.
+      this.security?.countDrop('sender-mismatch');
+      this.stats.securityDrops++;
+      return;
     }
     const from = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     this.swim.handle(from, packet, this.clock.now());
@@ -257,7 +301,16 @@ export class MembershipService {
       this.stats.sendErrors++;
       return;
     }
-    const bytes = encodePacket(packet);
+    let bytes: Uint8Array;
+    try {
+      bytes = encodePacket(packet);
+      if (this.security !== undefined) bytes = this.security.seal(this.id, bytes);
+    } catch (err) {
+      // A value that does not fit the wire format (e.g. an id over 255 bytes) loses this packet only.
+      if (!(err instanceof MembershipCodecError)) throw err;
+      this.stats.sendErrors++;
+      return;
+    }
     if (bytes.length > MAX_DATAGRAM) {
       this.stats.oversize++;
       return;

@@ -51,11 +51,13 @@ export class Suspicion {
   readonly k: number;
   readonly minMs: number;
   readonly maxMs: number;
+  /** The member that raised the suspicion first. */
+  readonly accuser: string;
   private readonly witnesses: Set<string>;
   private confirmed = 0;
   private deadline: number;
-  /** When the last-chance probe of the suspect was sent (see MembershipConfig.lastChanceProbe). */
-  lastChanceSentAtMs: number | undefined = undefined;
+  /** When the suspect was pinged once more before the deadline (MembershipConfig.lastChanceProbe). */
+  lastChanceAtMs: number | undefined = undefined;
 
   /** `from` raised the suspicion; it does not count as a confirmation. */
   constructor(from: string, incarnation: number, startMs: number, k: number, minMs: number, maxMs: number) {
@@ -64,6 +66,7 @@ export class Suspicion {
     this.k = k;
     this.minMs = minMs;
     this.maxMs = Math.max(minMs, maxMs);
+    this.accuser = from;
     this.witnesses = new Set([from]);
     this.deadline = startMs + remainingSuspicionTime(0, k, 0, minMs, this.maxMs);
   }

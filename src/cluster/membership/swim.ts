@@ -17,6 +17,13 @@
  * Lifeguard: the local health score stretches this member's own probe timeouts when it misses
  * acks or nacks; a suspicion starts long and shrinks as independent members confirm it; and a
  * probe of a suspect carries the suspicion, so the suspect refutes at once (buddy system).
+ * Ours, beyond the papers (each measured in bench/membership.ts):
+ * - stale-news correction: a member that receives a suspicion or death older than the
+ *   refutation it holds sends the refutation straight back to the sender (`correct`);
+ * - last-chance probe: before its own timer declares a suspect dead, a member pings it once
+ *   with the suspicion attached, so a refutation it missed comes back in the ack;
+ * - push-pull also targets dead and reaped members (their tombstones travel as `dead`), so a
+ *   healed partition converges even after both sides forgot each other.
  *
  * Pure core: input enters through `handle(from, packet, now)`, `tick(now)`, `join` and `leave`;
  * outputs (packets to send, member events, the time of the next wanted tick) are collected and
@@ -26,7 +33,10 @@
  * Races tolerated, by design of the protocol: acks arriving after their probe ended are
  * ignored; a duplicated packet replays idempotent rules; gossip arriving out of order is
  * ordered by incarnation; a restarted member that finds itself dead or suspected in the cluster
- * refutes with an incarnation above the one held against it.
+ * refutes with an incarnation above the one held against it; an update that misses a member
+ * (gossip reaches all only with high probability) is repaired by push-pull.
+ *
+ * Incarnations are uint32 on the wire; a member would need 4 billion refutations to wrap.
  */
 import type { Rng } from '../../sim/prng.ts';
 import { Awareness } from './awareness.ts';
@@ -35,6 +45,9 @@ import { defaultLanConfig, type MembershipConfig, validateConfig } from './confi
 import { type Body, bodySize, type Gossip, gossipSize, type MemberState, type Packet } from './messages.ts';
 import { isLive, type Member, type MemberRecord, MemberTable } from './state.ts';
 import { expectedConfirmations, Suspicion, suspicionTimeout } from './suspicion.ts';
+
+/** Incarnations travel as uint32. */
+const MAX_INCARNATION = 0xffff_ffff;
 
 /** A packet the driver must send: to a member's address. */
 export interface Outgoing {
@@ -155,6 +168,8 @@ export class Swim {
   private nextGossipAtMs: number;
   private nextPushPullAtMs: number;
   private leaving = false;
+  /** When the last last-chance probe was sent (they are rate-limited). */
+  private lastChanceSentMs = Number.NEGATIVE_INFINITY;
   /** While a packet's gossip is handled: refutations its sender missed (see `correct`). */
   private corrections: Gossip[] | undefined;
 
@@ -345,7 +360,7 @@ export class Swim {
   private startProbe(): void {
     // Lifeguard: an unhealthy member also probes less often, so it accuses fewer members.
     this.nextProbeAtMs = this.nowMs + this.awareness.scaleTimeout(this.config.probeIntervalMs);
-    // A probe still running (only with a shrinking health score) is abandoned, not failed.
+    // The previous probe ended with its period (tick fails it first), so none is running here.
     this.probe = undefined;
     const target = this.table.nextProbeTarget(this.rng);
     if (target === undefined) return;
@@ -652,7 +667,8 @@ export class Swim {
 
   /** Refutes a suspicion or death held against incarnation `accused` by gossiping a higher one. */
   private refute(accused: number): void {
-    const inc = Math.max(this.self.incarnation, accused) + 1;
+    // Capped to the wire's uint32: forged gossip at the maximum cannot make us unencodable.
+    const inc = Math.min(MAX_INCARNATION, Math.max(this.self.incarnation, accused) + 1);
     this.table.set(this.self, 'alive', inc, this.nowMs);
     this.queue.enqueue({ kind: 'alive', id: this.id, incarnation: inc, address: this.address });
     // Lifeguard: being suspected hints that we are the slow one; be more patient with others.
@@ -717,7 +733,7 @@ export class Swim {
 
   /** When the last-chance probe of a suspect is due (never when off or already sent). */
   private lastChanceAt(s: Suspicion): number {
-    if (!this.config.lastChanceProbe || s.lastChanceSentAtMs !== undefined) return Number.POSITIVE_INFINITY;
+    if (!this.config.lastChanceProbe || s.lastChanceAtMs !== undefined) return Number.POSITIVE_INFINITY;
     return s.deadlineMs - this.config.probeIntervalMs;
   }
 
@@ -728,21 +744,27 @@ export class Swim {
    */
   private deathAt(s: Suspicion): number {
     if (!this.config.lastChanceProbe) return s.deadlineMs;
-    if (s.lastChanceSentAtMs === undefined) return Number.POSITIVE_INFINITY;
-    return Math.max(
-      s.deadlineMs,
-      s.lastChanceSentAtMs + this.awareness.scaleTimeout(this.config.probeTimeoutMs),
-    );
+    if (s.lastChanceAtMs === undefined) return Number.POSITIVE_INFINITY;
+    return Math.max(s.deadlineMs, s.lastChanceAtMs + this.awareness.scaleTimeout(this.config.probeTimeoutMs));
   }
 
-  /** Pings a suspect with its suspicion attached; its ack carries a refutation if it is alive. */
+  /**
+   * Pings a suspect with its suspicion attached (as first raised, so it confirms nothing
+   * anew): a live suspect refutes it, or sends back the refutation we missed, in its ack.
+   */
   private lastChance(id: string, s: Suspicion): void {
-    s.lastChanceSentAtMs = this.nowMs;
+    // At most one per probe period: under mass failure the extra load stays below one ping per
+    // member per period, and the suspicions left unprobed simply expire.
+    if (this.nowMs - this.lastChanceSentMs < this.config.probeIntervalMs) {
+      s.lastChanceAtMs = Number.NEGATIVE_INFINITY;
+      return;
+    }
+    s.lastChanceAtMs = this.nowMs;
+    this.lastChanceSentMs = this.nowMs;
     const m = this.table.get(id);
     if (m === undefined) return;
-    const seq = this.nextSeq();
-    this.send(m.address, { type: 'ping', seq, target: id }, [
-      { kind: 'suspect', id, incarnation: s.incarnation, from: this.id },
+    this.send(m.address, { type: 'ping', seq: this.nextSeq(), target: id }, [
+      { kind: 'suspect', id, incarnation: s.incarnation, from: s.accuser },
     ]);
   }
 

@@ -1,0 +1,150 @@
+/**
+ * RPC round trips: `rpc_bench:echo({ping, 1})` called with 1 and with 64 concurrent callers, for
+ * erl->erl (the BEAM baseline: `rpc:call/4` between two erl nodes started by this run, driven by
+ * bench/erl/rpc_bench.erl), ts->erl and ts->ts (`node.rpc.call`), and erl->ts (`rpc:call/4` into a
+ * TS node that exposes the function). Loopback, private EPMD.
+ *
+ * Every node is its own OS process, as the erl nodes are: the TS caller (and the erl->ts callee)
+ * runs in this process, the ts->ts callee in a child (bench/support/rpc-peer.ts). Per case: `rtt`,
+ * the mean over callers of their time per call (µs), and `throughput`, calls over the run's wall
+ * time (calls/s). Each figure is the median of `RUNS` runs after a warm-up run.
+ * `npx tsx bench/run.ts rpc`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Node } from '../src/node/node.ts';
+import { atom, type Term, tuple } from '../src/term/index.ts';
+import { startEpmd } from '../test/support/epmd.ts';
+import { type ErlNode, startErlNode, stopAllErlNodes } from '../test/support/erl-node.ts';
+import { type ResultRow, writeResults } from './support/results.ts';
+
+const CALLS_PER_CALLER = Number(process.env.RPC_BENCH_CALLS ?? 4_000);
+const CONCURRENCY = [1, 64] as const;
+const RUNS = 3;
+const COOKIE = 'rpc-bench';
+const here = dirname(fileURLToPath(import.meta.url));
+const erlSource = join(here, 'erl', 'rpc_bench.erl');
+const peerScript = join(here, 'support', 'rpc-peer.ts');
+const ARG: Term = tuple(atom('ping'), 1);
+const ERL_ARG = '{ping, 1}';
+
+interface Figures {
+  /** Wall time of the run, µs. */
+  readonly wallUs: number;
+  /** Mean over callers of their time per call, µs. */
+  readonly rttUs: number;
+  readonly calls: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function startTsPeer(name: string, epmdPort: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', peerScript, name, COOKIE, String(epmdPort)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      if (out.includes('ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`TS peer exited with ${code}`)));
+  });
+  return child;
+}
+
+/** `c` concurrent TS callers, each making CALLS_PER_CALLER sequential calls. */
+async function tsRun(node: Node, target: string, c: number): Promise<Figures> {
+  const per = CALLS_PER_CALLER;
+  const caller = async (): Promise<number> => {
+    const t0 = performance.now();
+    for (let i = 0; i < per; i++) {
+      const r = await node.rpc.call(target, 'rpc_bench', 'echo', [ARG]);
+      if (r === undefined) throw new Error('no result');
+    }
+    return ((performance.now() - t0) * 1000) / per;
+  };
+  const t0 = performance.now();
+  const rtts = await Promise.all(Array.from({ length: c }, caller));
+  const wallUs = (performance.now() - t0) * 1000;
+  return { wallUs, rttUs: rtts.reduce((a, b) => a + b, 0) / c, calls: per * c };
+}
+
+async function erlRun(from: ErlNode, target: string, c: number): Promise<Figures> {
+  const calls = CALLS_PER_CALLER * c;
+  const r = (await from.eval(`rpc_bench:run('${target}', ${calls}, ${c}, ${ERL_ARG})`, 300_000)) as {
+    elements: readonly Term[];
+  };
+  return { wallUs: r.elements[0] as number, rttUs: r.elements[1] as number, calls };
+}
+
+async function measure(label: string, run: () => Promise<Figures>): Promise<{ rtt: number; tput: number }> {
+  await run(); // warm-up: connection set up, JIT, caches
+  const rtts: number[] = [];
+  const tputs: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const f = await run();
+    rtts.push(f.rttUs);
+    tputs.push(f.calls / (f.wallUs / 1e6));
+  }
+  const rtt = median(rtts);
+  const tput = median(tputs);
+  console.error(
+    `${label}: rtt ${rtts.map((x) => x.toFixed(1)).join(', ')} us -> ${rtt.toFixed(1)}; ` +
+      `${tputs.map((x) => Math.round(x)).join(', ')} calls/s -> ${Math.round(tput)}`,
+  );
+  return { rtt, tput };
+}
+
+export async function main(): Promise<void> {
+  const epmd = await startEpmd();
+  const nodes: Node[] = [];
+  let peer: ChildProcess | undefined;
+  try {
+    const tsA = await Node.start({
+      name: 'rpc_bench_ts_a@127.0.0.1',
+      cookie: COOKIE,
+      epmd: 'external',
+      epmdPort: epmd.port,
+    });
+    nodes.push(tsA);
+    tsA.rpc.expose('rpc_bench', { echo: (x: Term) => x });
+    // Calls queue up behind 64 callers; a generous limit keeps the bench about speed.
+    tsA.rpc.configure({ timeoutMs: 60_000 });
+    const tsB = 'rpc_bench_ts_b@127.0.0.1';
+    peer = await startTsPeer(tsB, epmd.port);
+    const erlOpts = { cookie: COOKIE, epmdPort: epmd.port };
+    const e1 = await startErlNode({ name: 'rpc_bench_erl_1@127.0.0.1', ...erlOpts });
+    const e2 = await startErlNode({ name: 'rpc_bench_erl_2@127.0.0.1', ...erlOpts });
+    for (const e of [e1, e2]) {
+      const loaded = await e.eval(
+        `{ok, M, Bin} = compile:file("${erlSource}", [binary]), {module, M} = code:load_binary(M, "rpc_bench.erl", Bin), M`,
+        60_000,
+      );
+      if (loaded !== atom('rpc_bench')) throw new Error(`could not load rpc_bench into ${e.name}`);
+    }
+
+    const rows: ResultRow[] = [];
+    const add = (impl: string, c: number, r: { rtt: number; tput: number }): void => {
+      rows.push({ case: `c=${c}`, impl, metric: 'rtt', value: r.rtt, unit: 'us' });
+      rows.push({ case: `c=${c}`, impl, metric: 'throughput', value: r.tput, unit: 'calls/s' });
+    };
+    for (const c of CONCURRENCY) {
+      add('erl->erl', c, await measure(`erl->erl c=${c}`, () => erlRun(e2, e1.name, c)));
+      add('ts->ts', c, await measure(`ts->ts c=${c}`, () => tsRun(tsA, tsB, c)));
+      add('ts->erl', c, await measure(`ts->erl c=${c}`, () => tsRun(tsA, e1.name, c)));
+      add('erl->ts', c, await measure(`erl->ts c=${c}`, () => erlRun(e1, tsA.name, c)));
+    }
+    writeResults('rpc', rows, 'erl->erl');
+  } finally {
+    peer?.stdin?.end();
+    if (peer !== undefined && peer.exitCode === null) await new Promise((r) => peer?.once('exit', r));
+    await Promise.all(nodes.map((n) => n.stop()));
+    await stopAllErlNodes();
+    await epmd.stop();
+  }
+}

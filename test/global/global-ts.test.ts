@@ -1,0 +1,177 @@
+/**
+ * The global registry among TypeScript nodes only (real nodes over loopback, one OS process):
+ * the same protocol as with BEAM nodes, both lockers active.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Node } from '../../src/node/node.ts';
+import { atom, equals, type Pid, type Term } from '../../src/term/index.ts';
+import { until } from '../support/dist-helpers.ts';
+import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
+
+const COOKIE = 'global-ts';
+
+describe('global among TS nodes', () => {
+  let epmd: EpmdProcess;
+  const started: Node[] = [];
+  let seq = 0;
+
+  beforeAll(async () => {
+    epmd = await startEpmd();
+  });
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((n) => n.stop()));
+  });
+  afterAll(async () => {
+    await epmd?.stop();
+  });
+
+  async function nodes(n: number, prefix = 't'): Promise<Node[]> {
+    const out: Node[] = [];
+    for (let i = 0; i < n; i++) {
+      const node = await Node.start({
+        name: `${prefix}${++seq}@127.0.0.1`,
+        cookie: COOKIE,
+        epmd: 'external',
+        epmdPort: epmd.port,
+        netTicktimeMs: 4000,
+        hidden: false,
+      });
+      started.push(node);
+      out.push(node);
+    }
+    return out;
+  }
+
+  function proc(node: Node, inbox: Term[] = []): Pid {
+    return node.spawn(async (self) => {
+      for (;;) {
+        const m = await self.receive();
+        inbox.push(m);
+        if (m === atom('stop')) return;
+      }
+    });
+  }
+
+  async function meshed(all: readonly Node[]): Promise<void> {
+    await until(
+      () => all.every((n) => n.global.knownNodes().length === all.length - 1 && n.nodes().length === all.length - 1),
+      15_000,
+      'a full mesh where every node knows every other',
+    );
+    await Promise.all(all.map((n) => n.global.sync()));
+  }
+
+  it('five nodes mesh through one seed; names registered anywhere are seen everywhere', async () => {
+    const all = await nodes(5);
+    const pids = all.map((n) => proc(n));
+    for (let i = 0; i < all.length; i++) expect(await all[i]!.global.register(atom(`n${i}`), pids[i]!)).toBe(true);
+    for (const n of all.slice(1)) await n.connect(all[0]!.name);
+    await meshed(all);
+    for (const n of all) {
+      for (let i = 0; i < all.length; i++) expect(equals(n.global.whereis(atom(`n${i}`)) ?? atom('undefined'), pids[i]!)).toBe(true);
+    }
+    // A registration after the mesh reaches all; a death removes the name everywhere.
+    const late = proc(all[3]!);
+    expect(await all[3]!.global.register('late', late)).toBe(true);
+    for (const n of all) expect(equals(n.global.whereis('late') ?? atom('undefined'), late)).toBe(true);
+    all[3]!.send(late, atom('stop'));
+    await until(() => all.every((n) => n.global.whereis('late') === undefined), 5000, 'late gone everywhere');
+    // A name cannot be taken twice; unregister frees it everywhere.
+    expect(await all[1]!.global.register('late', proc(all[1]!))).toBe(true);
+    expect(await all[2]!.global.register('late', proc(all[2]!))).toBe(false);
+    await all[4]!.global.unregister('late');
+    for (const n of all) expect(n.global.whereis('late')).toBeUndefined();
+  });
+
+  it('a partition heal with the same name on both sides keeps exactly one owner', async () => {
+    const [a, b, c, d] = await nodes(4);
+    await b!.connect(a!.name);
+    await d!.connect(c!.name);
+    await meshed([a!, b!]);
+    await meshed([c!, d!]);
+    const pb = proc(b!);
+    const pd = proc(d!);
+    const notified: Term[] = [];
+    const pc = proc(c!, notified);
+    expect(await b!.global.register(atom('x'), pb)).toBe(true);
+    expect(await d!.global.register(atom('x'), pd)).toBe(true);
+    expect(await a!.global.register(atom('y'), proc(a!), { onConflict: 'notify_all' })).toBe(true);
+    expect(await c!.global.register(atom('y'), pc, { onConflict: 'notify_all' })).toBe(true);
+    await a!.connect(c!.name);
+    await meshed([a!, b!, c!, d!]);
+    const owner = a!.global.whereis(atom('x'));
+    expect(owner).toBeDefined();
+    for (const n of [a!, b!, c!, d!]) expect(equals(n.global.whereis(atom('x')) ?? atom('undefined'), owner!)).toBe(true);
+    // random_exit: the loser (pid on the greater node name) is killed, the winner lives.
+    const loser = equals(owner!, pb) ? pd : pb;
+    await until(() => !(loser.node === b!.atom ? b! : d!).processes.isAlive(loser), 5000, 'the loser is killed');
+    // notify_all: the name is gone everywhere and both owners are told.
+    for (const n of [a!, b!, c!, d!]) expect(n.global.whereis(atom('y'))).toBeUndefined();
+    await until(() => notified.length > 0, 5000, 'c is notified');
+    expect(notified[0]).toEqual(expect.objectContaining({ elements: expect.arrayContaining([atom('global_name_conflict'), atom('y')]) }));
+  });
+
+  it('a TypeScript resolver decides a clash', async () => {
+    const [a, b] = await nodes(2, 'r');
+    const pa = proc(a!);
+    const pb = proc(b!);
+    const seen: Term[] = [];
+    const keepB = (name: Term, p1: Pid, p2: Pid): Pid => {
+      seen.push(name);
+      return p1.node === b!.atom ? p1 : p2;
+    };
+    expect(await a!.global.register(atom('z'), pa, { onConflict: keepB })).toBe(true);
+    expect(await b!.global.register(atom('z'), pb, { onConflict: keepB })).toBe(true);
+    await a!.connect(b!.name);
+    await meshed([a!, b!]);
+    expect(seen.length).toBe(1);
+    expect(equals(a!.global.whereis(atom('z')) ?? atom('undefined'), pb)).toBe(true);
+    expect(equals(b!.global.whereis(atom('z')) ?? atom('undefined'), pb)).toBe(true);
+    expect(a!.processes.isAlive(pa)).toBe(true);
+  });
+
+  it('locks exclude each other across nodes; a holder\'s death releases its lock', async () => {
+    const [a, b, c] = await nodes(3);
+    await b!.connect(a!.name);
+    await c!.connect(a!.name);
+    await meshed([a!, b!, c!]);
+    expect(await a!.global.setLock(['db', 'a'], undefined, 0)).toBe(true);
+    expect(await b!.global.setLock(['db', 'b'], undefined, 0)).toBe(false);
+    const waiting = b!.global.setLock(['db', 'b']);
+    await a!.global.delLock(['db', 'a']);
+    expect(await waiting).toBe(true);
+    expect(await c!.global.trans(['db', 'c'], () => 1, undefined, 0)).toBe('aborted');
+    await b!.global.delLock(['db', 'b']);
+    let inside = 0;
+    let max = 0;
+    const work = async (n: Node, who: string): Promise<void> => {
+      for (let i = 0; i < 3; i++) {
+        await n.global.trans(['counter', who], async () => {
+          inside++;
+          max = Math.max(max, inside);
+          await new Promise((r) => setTimeout(r, 5));
+          inside--;
+        });
+      }
+    };
+    await Promise.all([work(a!, 'a'), work(b!, 'b'), work(c!, 'c')]);
+    expect(max).toBe(1);
+  });
+
+  it('prevents overlapping partitions among TS nodes and recovers on reconnect', async () => {
+    const [a, b, c] = await nodes(3);
+    await b!.connect(a!.name);
+    await c!.connect(a!.name);
+    await meshed([a!, b!, c!]);
+    const pc = proc(c!);
+    expect(await c!.global.register('svc', pc)).toBe(true);
+    a!.disconnect(b!.name);
+    await until(() => [a!, b!, c!].every((n) => n.global.knownNodes().length === 0), 10_000, 'all apart');
+    expect(c!.global.whereis('svc')).toBeDefined();
+    expect(a!.global.whereis('svc')).toBeUndefined();
+    await a!.connect(b!.name);
+    await c!.connect(b!.name);
+    await meshed([a!, b!, c!]);
+    for (const n of [a!, b!, c!]) expect(equals(n.global.whereis('svc') ?? atom('undefined'), pc)).toBe(true);
+  });
+});

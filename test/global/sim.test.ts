@@ -1,0 +1,81 @@
+/**
+ * Deterministic simulation of global among TS nodes (support/sim-cluster.ts): scenarios, then a
+ * randomized run per seed (registrations, deaths, disconnects, reconnects, locks, with message
+ * delays and nodeups that race the first messages). After the faults stop and every pair is
+ * connected again, the cluster must settle: every node holds the same table, every owner is
+ * alive, no lock or session is left over, and a fresh registration reaches everyone.
+ * A failure prints its seed; `SIM_SEED=<n>` replays it, `SIM_SEEDS=<n>` runs more.
+ */
+import { describe, expect, it } from 'vitest';
+import { RANDOM_EXIT_NAME } from '../../src/services/global/messages.ts';
+import { simSeeds, withSeed } from '../../src/sim/replay.ts';
+import { atom, type Pid, type Term } from '../../src/term/index.ts';
+import { pidKey } from '../../src/node/signals.ts';
+import { inspect } from '../../src/term/inspect.ts';
+import { SimCluster } from './support/sim-cluster.ts';
+import { checkConverged, randomRun, register, settle } from './support/sim-run.ts';
+
+describe('global simulation', () => {
+  it('five nodes mesh through one seed and agree on every name', () => {
+    const names = ['s1', 's2', 's3', 's4', 's5'];
+    const c = new SimCluster({ seed: 1, nodes: names });
+    for (const n of names) register(c, n, atom(`name_${n}`), c.spawn(n));
+    c.run(10);
+    for (const n of names.slice(1)) c.connect(n, 's1');
+    settle(c, names);
+    checkConverged(c, names);
+    expect(c.node('s3').core.nameEntries().length).toBe(5);
+  });
+
+  it('a heal with the same name on both sides keeps one owner; the loser is killed', () => {
+    const names = ['h1', 'h2', 'h3', 'h4'];
+    const c = new SimCluster({ seed: 2, nodes: names });
+    const p2 = c.spawn('h2');
+    const p4 = c.spawn('h4');
+    c.connect('h1', 'h2');
+    c.connect('h3', 'h4');
+    c.run(3000);
+    register(c, 'h2', atom('x'), p2);
+    register(c, 'h4', atom('x'), p4);
+    c.run(1000);
+    c.connect('h1', 'h3');
+    settle(c, names);
+    checkConverged(c, names);
+    const owner = c.node('h1').core.whereis(atom('x'));
+    expect(owner).toBeDefined();
+    // random_exit_name kills the pid on the greater node name.
+    expect(pidKey(owner!)).toBe(pidKey(p2));
+    expect(c.node('h4').isAlive(p4)).toBe(false);
+  });
+
+  it('a registration during a connect waits for the cluster lock and reaches everyone', () => {
+    const names = ['r1', 'r2', 'r3'];
+    const c = new SimCluster({ seed: 3, nodes: names });
+    c.connect('r1', 'r2');
+    c.run(150);
+    const results: boolean[] = [];
+    for (let i = 0; i < 5; i++) register(c, names[i % 3]!, atom(`k${i}`), c.spawn(names[i % 3]!), (y) => results.push(y));
+    c.connect('r2', 'r3');
+    settle(c, names);
+    expect(results).toEqual([true, true, true, true, true]);
+    checkConverged(c, names);
+    expect(c.node('r3').core.nameEntries().length).toBe(5);
+  });
+
+  for (const seed of simSeeds(0x61b0a1, 12)) {
+    it(`randomized: registrations, deaths, disconnects, reconnects (seed ${seed})`, () => {
+      withSeed(seed, () => randomRun(seed));
+    });
+  }
+  for (const seed of simSeeds(0x7ace, 6)) {
+    it(`randomized, nodeup racing the first messages (seed ${seed}, RACE=1)`, () => {
+      withSeed(seed, () => randomRun(seed, { raceNodeup: true }));
+    });
+  }
+  for (const seed of simSeeds(0x909, 6)) {
+    it(`randomized, prevent_overlapping_partitions off (seed ${seed}, POP=0)`, () => {
+      withSeed(seed, () => randomRun(seed, { pop: false }));
+    });
+  }
+});
+
