@@ -76,7 +76,11 @@ function localMember(node: Node): Member & { readonly node: Node } {
     connect: (other) => node.connect(other),
     isolate: async () => {
       for (const n of node.nodes()) node.disconnect(n);
-      await until(() => node.nodes().length === 0 && node.global.knownNodes().length === 0, 20_000, 'isolated');
+      await until(
+        () => node.nodes().length === 0 && node.global.knownNodes().length === 0,
+        20_000,
+        'isolated',
+      );
     },
     peers: () => Promise.resolve(Math.min(node.nodes().length, node.global.knownNodes().length)),
     sync: () => node.global.sync(),
@@ -157,7 +161,8 @@ async function erlMember(name: string, epmdPort: number): Promise<Member & { rea
     },
     peers: async () => (await node.eval('length(nodes())')) as number,
     sync: async () => void (await node.eval('ok = global:sync()', 30_000)),
-    register: async (n) => (await node.eval(`global:register_name(${n}, global_bench:idle())`)) === atom('yes'),
+    register: async (n) =>
+      (await node.eval(`global:register_name(${n}, global_bench:idle())`)) === atom('yes'),
     unregister: async (n) => void (await node.eval(`global:unregister_name(${n})`)),
     owner: async (n) => {
       const pid = await node.eval(`global_bench:owner(${n})`);
@@ -169,13 +174,17 @@ async function erlMember(name: string, epmdPort: number): Promise<Member & { rea
 /** Connects every member to the first and waits until each is synced with all the others. */
 async function mesh(ms: readonly Member[]): Promise<void> {
   for (const m of ms.slice(1)) await m.connect(ms[0]!.name);
-  for (const m of ms) await until(async () => (await m.peers()) === ms.length - 1, 30_000, `${m.name} meshed`);
+  for (const m of ms)
+    await until(async () => (await m.peers()) === ms.length - 1, 30_000, `${m.name} meshed`);
   for (const m of ms) await m.sync();
 }
 
 async function registerUs(m: Member & { readonly node: Node | ErlNode }, round: number): Promise<number> {
   if (!(m.node instanceof Node)) {
-    return ((await m.node.eval(`global_bench:register_loop(r${round}, ${REGISTERS})`, 120_000)) as number) / REGISTERS;
+    return (
+      ((await m.node.eval(`global_bench:register_loop(r${round}, ${REGISTERS})`, 120_000)) as number) /
+      REGISTERS
+    );
   }
   const node = m.node;
   const g = node.global;
@@ -214,7 +223,8 @@ async function healMs(ms: readonly Member[]): Promise<number> {
   const a = ms.slice(0, 2);
   const b = ms.slice(2);
   await Promise.all([mesh(a), mesh(b)]);
-  if (!(await a[0]!.register('clash')) || !(await b[0]!.register('clash'))) throw new Error('clash not registered');
+  if (!(await a[0]!.register('clash')) || !(await b[0]!.register('clash')))
+    throw new Error('clash not registered');
   const t0 = performance.now();
   await a[0]!.connect(b[0]!.name);
   await until(
@@ -227,7 +237,11 @@ async function healMs(ms: readonly Member[]): Promise<number> {
   );
   const took = performance.now() - t0;
   // Every node back in one cluster, the name gone, for the next run.
-  await until(async () => (await Promise.all(ms.map((m) => m.peers()))).every((n) => n === ms.length - 1), 30_000, 'mesh');
+  await until(
+    async () => (await Promise.all(ms.map((m) => m.peers()))).every((n) => n === ms.length - 1),
+    30_000,
+    'mesh',
+  );
   for (const m of ms) await m.sync();
   await ms[0]!.unregister('clash');
   return took;
@@ -259,7 +273,8 @@ export async function main(): Promise<void> {
     return localMember(node);
   };
   const peer = (): Promise<Member> => peerMember(`gb_tsp${++seq}@127.0.0.1`, epmd.port, children);
-  const erl = (): Promise<Member & { readonly node: ErlNode }> => erlMember(`gb_erl${++seq}@127.0.0.1`, epmd.port);
+  const erl = (): Promise<Member & { readonly node: ErlNode }> =>
+    erlMember(`gb_erl${++seq}@127.0.0.1`, epmd.port);
   const rows: ResultRow[] = [];
   /** Brings up one cluster, measures it, and takes it down (idle erl nodes would spin meanwhile). */
   const run = async (

@@ -58,14 +58,18 @@ if (await hasErl()) {
   try {
     const pong = await waitFor(async () => (await a.ping('carol@127.0.0.1')) === 'pong', 15_000);
     console.log(`alice pings the Erlang node carol: ${pong ? 'pong' : 'pang'}`);
+    // `erl` answers pings before its -eval has registered `echo`: ask until it answers.
     const fromErl = await new Promise<Term>((resolve, reject) => {
       a.spawn(async (self) => {
-        self.send([atom('echo'), atom('carol@127.0.0.1')], tuple(self.pid, atom('hi_from_typescript')));
-        try {
-          resolve(await self.receive({ timeoutMs: 5000 }));
-        } catch (e) {
-          reject(e);
+        for (let attempt = 0; attempt < 20; attempt++) {
+          self.send([atom('echo'), atom('carol@127.0.0.1')], tuple(self.pid, atom('hi_from_typescript')));
+          try {
+            return resolve(await self.receive({ timeoutMs: 500 }));
+          } catch {
+            // not registered yet
+          }
         }
+        reject(new Error('carol never answered'));
       });
     });
     console.log(`carol (erl) answered ${inspect(fromErl)}`);

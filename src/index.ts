@@ -144,6 +144,17 @@ export {
   type RpcErrorCode,
   type RpcErrorDetails,
 } from './services/errors.ts';
+// Global registry (OTP global, protocol version 8)
+export {
+  GlobalRegistry,
+  type LockId,
+  type OnConflict,
+  type RegisterOptions as GlobalRegisterOptions,
+  TypedName,
+  typedName,
+} from './services/global/api.ts';
+export { GlobalError, type GlobalErrorCode } from './services/global/errors.ts';
+export { type GlobalOptions, globalDefaults, type ResolveFunction } from './services/global/service.ts';
 // Process groups (OTP pg)
 export * from './services/pg/index.ts';
 export { type RpcExposed, type RpcFunctionSpec, type RpcHandler, validated } from './services/rex.ts';

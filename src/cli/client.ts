@@ -8,17 +8,51 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import type { Logger } from '../dist/logger.ts';
 import { Node } from '../node/node.ts';
-import { NodeError, type NodeName, parseNodeName, readCookieFile, shortHostname } from '../node/options.ts';
-import { CliError, unreachable, usageError } from './errors.ts';
+import {
+  NodeError,
+  type NodeName,
+  parseNodeName,
+  readCookieFile,
+  shortHostname,
+  type TlsOptions,
+} from '../node/options.ts';
+import { CliError, errorText, unreachable, usageError } from './errors.ts';
+
+/** The TLS distribution files (`--tls-cert`, `--tls-key`, `--tls-ca`). */
+export interface TlsFiles {
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly tlsCa?: string;
+}
 
 /** Options every client command takes. */
-export interface ClientOptions {
+export interface ClientOptions extends TlsFiles {
   readonly cookie?: string;
   readonly logger: Logger;
+}
+
+/** Reads the TLS files; undefined when none is given. Cert and key go together. */
+export async function tlsOptions(o: TlsFiles): Promise<TlsOptions | undefined> {
+  if (o.tlsCert === undefined && o.tlsKey === undefined && o.tlsCa === undefined) return undefined;
+  if (o.tlsCert === undefined || o.tlsKey === undefined) {
+    throw usageError('TLS needs both --tls-cert and --tls-key');
+  }
+  const read = async (path: string, what: string): Promise<Buffer> => {
+    try {
+      return await readFile(path);
+    } catch (e) {
+      throw new CliError('start_failed', `cannot read ${what} ${path}: ${errorText(e)}`, { cause: e });
+    }
+  };
+  const cert = await read(o.tlsCert, '--tls-cert');
+  const key = await read(o.tlsKey, '--tls-key');
+  if (o.tlsCa === undefined) return { cert, key };
+  return { cert, key, ca: await read(o.tlsCa, '--tls-ca') };
 }
 
 /** Parses a node name given on the command line; a malformed one is a usage error. */
@@ -63,6 +97,7 @@ export async function withClient<T>(
   fn: (node: Node) => Promise<T>,
 ): Promise<T> {
   const cookie = resolveCookie(options.cookie);
+  const tls = await tlsOptions(options);
   const alive = `distribute-cli-${randomBytes(4).toString('hex')}`;
   let node: Node;
   try {
@@ -70,6 +105,7 @@ export async function withClient<T>(
       name: `${alive}@${clientHost(target)}`,
       cookie,
       hidden: true,
+      ...(tls !== undefined ? { tls } : {}),
       logger: options.logger,
     });
   } catch (e) {

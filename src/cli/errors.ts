@@ -80,7 +80,7 @@ export function unreachable(node: string, error: unknown): CliError {
       not_found: 'no such node (its host EPMD does not know the name, or cannot be asked)',
       connect_failed: 'connection refused',
       handshake_failed: 'handshake refused (wrong cookie?)',
-      connection_closed: 'the connection closed during the handshake (wrong cookie?)',
+      connection_closed: 'the connection closed during the handshake (wrong cookie? TLS on one side only?)',
       setup_timeout: 'the handshake timed out',
       invalid_node: 'not a node name we can reach (alive@host; long and short names do not mix)',
       not_allowed: 'not allowed',

@@ -87,18 +87,19 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
 
   const cookieOption = (): Option =>
     new Option('--cookie <cookie>', 'the cluster cookie (default: ~/.erlang.cookie)');
+  const withTls = (cmd: Command): Command =>
+    cmd
+      .option('--tls-cert <file>', 'TLS distribution: our certificate chain (PEM)')
+      .option('--tls-key <file>', 'TLS distribution: our private key (PEM)')
+      .option('--tls-ca <file>', 'TLS distribution: trusted CA certificates (PEM)');
   const timeoutOption = (): Option =>
     new Option('--timeout <ms>', 'how long to wait for an answer (ms, or infinity)');
 
-  program
-    .command('start')
+  withTls(program.command('start'))
     .description('run a node in the foreground until SIGINT/SIGTERM')
     .requiredOption('--name <name>', 'node name, alive@host (long) or alive (short)')
     .addOption(cookieOption())
     .option('--epmd <mode>', 'auto, external, embedded or HOST:PORT', 'auto')
-    .option('--tls-cert <file>', 'TLS distribution: our certificate chain (PEM)')
-    .option('--tls-key <file>', 'TLS distribution: our private key (PEM)')
-    .option('--tls-ca <file>', 'TLS distribution: trusted CA certificates (PEM)')
     .option('--hidden', 'connect as a hidden node')
     .option(
       '--expose <file>',
@@ -107,8 +108,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     )
     .action(async (o, cmd: Command) => start(context(cmd), o));
 
-  program
-    .command('ping')
+  withTls(program.command('ping'))
     .description('ping a node (net_adm:ping/1): pong or failure')
     .argument('<node>', 'node name')
     .addOption(cookieOption())
@@ -121,18 +121,16 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     .option('--epmd <host:port>', 'the EPMD to ask (default 127.0.0.1 and ERL_EPMD_PORT or 4369)')
     .action(async (o, cmd: Command) => names(context(cmd), o));
 
-  program
-    .command('nodes')
+  withTls(program.command('nodes'))
     .description('list the nodes a node is connected to')
     .requiredOption('--via <node>', 'the node to ask')
     .addOption(cookieOption())
     .addOption(timeoutOption())
     .action(async (o, cmd: Command) => nodes(context(cmd), o));
 
-  program
-    .command('rpc')
+  withTls(program.command('rpc'))
     .description(
-      "call MOD:FUN(ARG...) on a node; ARGs are Erlang terms (rpc erl@host lists reverse '[1,2,3]')",
+      "call MOD:FUN(ARG...) on a node; ARGs are Erlang terms (rpc erl@host lists reverse '[1,2,3]'); put -- before arguments that start with - (rpc n erlang abs -- -5)",
     )
     .argument('<node>', 'node name')
     .argument('<mod>', 'module (atom)')
@@ -144,8 +142,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       rpc(context(cmd), node, mod, fun, args, o),
     );
 
-  program
-    .command('send')
+  withTls(program.command('send'))
     .description('send an Erlang term to a registered name on a node')
     .argument('<node>', 'node name')
     .argument('<name>', 'registered name (atom)')

@@ -32,6 +32,7 @@
  * @module
  */
 
+import { Buffer } from 'node:buffer';
 import {
   Atom,
   BitBinary,

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { Buffer } from 'node:buffer';
 import { inflateSync } from 'node:zlib';
 import { TermDecodeError, type TermDecodeErrorCode } from './errors.ts';
 import { TermMap } from './map.ts';
@@ -111,6 +112,9 @@ export class TermReader {
   /** Current position in the input. */
   offset = 0;
   #buf: Buffer = NO_INPUT;
+  /** `#buf.buffer` and `#buf.byteOffset`, read when the first view is made (the getter is slow). */
+  #arrayBuffer: ArrayBufferLike | undefined = undefined;
+  #arrayBufferOffset = 0;
   #end = 0;
   readonly #maxBytes: number;
   readonly #maxDepth: number;
@@ -131,9 +135,26 @@ export class TermReader {
   reset(bytes: Uint8Array, offset: number): void {
     this.#buf = Buffer.isBuffer(bytes)
       ? bytes
-      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      : (new BufferView(
+          bytes.buffer as ArrayBuffer,
+          bytes.byteOffset,
+          bytes.byteLength,
+        ) as unknown as Buffer);
+    this.#arrayBuffer = undefined;
     this.#end = bytes.length;
     this.offset = offset;
+  }
+
+  /** `#buf[s, e)` as a Buffer: a view, or a copy with `copyBinaries`. */
+  #slice(s: number, e: number): Buffer {
+    const b = this.#buf;
+    if (this.#copy) return Buffer.from(b.subarray(s, e));
+    let ab = this.#arrayBuffer;
+    if (ab === undefined) {
+      ab = this.#arrayBuffer = b.buffer;
+      this.#arrayBufferOffset = b.byteOffset;
+    }
+    return new BufferView(ab as ArrayBuffer, this.#arrayBufferOffset + s, e - s) as unknown as Buffer;
   }
 
   /**
@@ -196,7 +217,10 @@ export class TermReader {
       throw fail('bad_compressed', p + 5, `inflated to ${data.length} bytes, declared ${size}`);
     }
     const buf = this.#buf;
+    const arrayBuffer = this.#arrayBuffer;
+    const arrayBufferOffset = this.#arrayBufferOffset;
     this.#buf = data;
+    this.#arrayBuffer = undefined;
     this.#end = data.length;
     this.offset = 0;
     this.#slots = data.length;
@@ -209,6 +233,8 @@ export class TermReader {
       return value;
     } finally {
       this.#buf = buf;
+      this.#arrayBuffer = arrayBuffer;
+      this.#arrayBufferOffset = arrayBufferOffset;
       this.#end = end;
     }
   }
@@ -357,7 +383,7 @@ export class TermReader {
     const s = p + 5;
     if (n > end - s) throw fail('length_exceeds_input', p + 1, `binary of ${n} bytes, ${end - s} left`);
     this.offset = s + n;
-    return this.#copy ? Buffer.from(b.subarray(s, s + n)) : b.subarray(s, s + n);
+    return this.#slice(s, s + n);
   }
 
   #tuple(n: number, depth: number, p: number): Tuple {
@@ -603,7 +629,7 @@ export class TermReader {
     if (n === 0 ? bits !== 0 : bits < 1 || bits > 8)
       throw fail('invalid', p + 5, `${bits} bits in the last byte`);
     this.offset = s + n;
-    let data = this.#copy ? Buffer.from(b.subarray(s, s + n)) : b.subarray(s, s + n);
+    let data = this.#slice(s, s + n);
     if (n === 0 || bits === 8) return data;
     const mask = (0xff << (8 - bits)) & 0xff;
     const last = data[n - 1]!;
@@ -710,7 +736,7 @@ export class TermReader {
       for (let i = 0; i < numFree; i++) free.push(this.#term(depth + 1));
       if (this.offset !== funEnd)
         throw fail('invalid', this.offset, 'fun fields do not fill its declared size');
-      const bytes = this.#copy ? Buffer.from(b.subarray(p, funEnd)) : b.subarray(p, funEnd);
+      const bytes = this.#slice(p, funEnd);
       return new Fun(bytes, module, arity, free, { index: u32(b, p + 22), oldIndex, oldUniq, pid });
     } finally {
       this.#end = savedEnd;
@@ -731,6 +757,23 @@ export class TermReader {
     return v;
   }
 }
+
+/**
+ * The class of the binaries we decode: a `Uint8Array` subclass whose prototype chain holds
+ * `Buffer.prototype` and whose `constructor` is `Buffer`, built the way Node builds its own
+ * buffers. Its instances are Buffers in every observable way (`Buffer.isBuffer`, `instanceof`,
+ * every method, `util.inspect`), and `new BufferView(ab, offset, length)` is about twice as
+ * fast as `buf.subarray()` or `Buffer.from(ab, offset, length)`, which check their arguments
+ * and look up the `buffer` getter each time.
+ */
+class BufferView extends Uint8Array {}
+Object.setPrototypeOf(BufferView.prototype, Buffer.prototype);
+Object.defineProperty(BufferView.prototype, 'constructor', {
+  value: Buffer,
+  writable: true,
+  configurable: true,
+  enumerable: false,
+});
 
 function u32(b: Uint8Array, p: number): number {
   return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { Buffer } from 'node:buffer';
 import { deflateSync } from 'node:zlib';
 import { compare, funUniq32 } from './compare.ts';
 import { TermEncodeError } from './errors.ts';
@@ -76,6 +77,10 @@ const TWO_32 = 4294967296;
 const NO_BYTES: Buffer = Buffer.alloc(0);
 /** The first buffer of `encode`: most messages fit, and Node's pool serves it without a syscall. */
 const ENCODE_START_BYTES = 128;
+/** Containers and objects `encode` sizes before it gives up and writes into a growing buffer. */
+const SIZE_BUDGET = 256;
+/** Nesting `encode` sizes before it gives up likewise. */
+const SIZE_DEPTH = 16;
 /** Binaries from this size on are copied once, straight into `encode`'s result. */
 const DEFER_BYTES = 1024;
 const MAX_U64 = 0xffff_ffff_ffff_ffffn;
@@ -95,8 +100,12 @@ export class TermWriter {
    * Only `encode` turns this on (see {@link TermWriter.deferLargeBinaries}).
    */
   #deferred: (number | Uint8Array)[] | undefined = undefined;
+  /** Set by {@link TermWriter.deferLargeBinaries}; the array is made when first needed. */
+  #defer = false;
   /** Bytes held in {@link TermWriter.#deferred}. */
   #deferredBytes = 0;
+  /** Containers {@link TermWriter.sizeOf} may still visit. */
+  #sizeBudget = 0;
 
   /** `initialSize` 0 allocates nothing until the first write. */
   constructor(initialSize = 256) {
@@ -208,12 +217,24 @@ export class TermWriter {
     return out;
   }
 
+  /** @internal Replaces the buffer with a fresh one of `size` bytes and forgets what was written. */
+  allocate(size: number): void {
+    this.#buf = Buffer.allocUnsafe(size);
+    this.#pos = 0;
+  }
+
+  /** @internal The bytes written, without copying; the writer must not be used again. */
+  take(): Buffer {
+    const buf = this.#buf;
+    return this.#pos === buf.length ? buf : buf.subarray(0, this.#pos);
+  }
+
   /**
    * @internal From now on, binaries of {@link DEFER_BYTES} or more are not copied in as they
    * are written, but once, by `finish()`, straight into the result. Makes `view()` meaningless.
    */
   deferLargeBinaries(): void {
-    this.#deferred = [];
+    this.#defer = true;
   }
 
   /** `finish()` with deferred binaries: the written bytes with each binary spliced in at its offset. */
@@ -235,7 +256,71 @@ export class TermWriter {
     return out;
   }
 
+  /**
+   * @internal For `encode`: the exact size of `term` encoded, when it is cheap to know (at most
+   * {@link SIZE_BUDGET} containers and objects, nested at most {@link SIZE_DEPTH} deep, of the
+   * common classes); -1 otherwise. Exact for every value it sizes, so the writer never grows.
+   */
+  sizeOf(term: Term): number {
+    this.#sizeBudget = SIZE_BUDGET;
+    return this.#size(term, 0);
+  }
 
+  #size(t: Term, depth: number): number {
+    if (typeof t !== 'object') {
+      if (typeof t === 'number') {
+        if ((t | 0) === t) return t >= 0 && t < 256 ? 2 : 5;
+        return Number.isInteger(t) ? -1 : 9;
+      }
+      if (typeof t === 'string') return 5 + utf8Length(t);
+      if (typeof t === 'boolean') return t ? 6 : 7;
+      return -1;
+    }
+    if (t === null || --this.#sizeBudget < 0 || depth > SIZE_DEPTH) return -1;
+    if (t instanceof Atom) {
+      const n = t.utf8.length;
+      return n < 256 ? 2 + n : -1;
+    }
+    if (t instanceof Tuple) {
+      const els = t.elements;
+      const n = els.length;
+      let size = n < 256 ? 2 : 5;
+      for (let i = 0; i < n; i++) {
+        const e = this.#size(els[i]!, depth + 1);
+        if (e < 0) return -1;
+        size += e;
+      }
+      return size;
+    }
+    if (Array.isArray(t)) {
+      const els = t as readonly Term[];
+      const n = els.length;
+      if (n === 0) return 1;
+      if (n <= 65535 && isByteList(els)) return 3 + n;
+      let size = 6;
+      for (let i = 0; i < n; i++) {
+        const e = this.#size(els[i]!, depth + 1);
+        if (e < 0) return -1;
+        size += e;
+      }
+      return size;
+    }
+    if (t instanceof Uint8Array) return 5 + t.length;
+    if (t instanceof Map) {
+      if (this.#canonical) return -1;
+      let size = 5;
+      for (const [k, v] of t as ReadonlyMap<Term, Term>) {
+        const ks = this.#size(k, depth + 1);
+        if (ks < 0) return -1;
+        const vs = this.#size(v, depth + 1);
+        if (vs < 0) return -1;
+        size += ks + vs;
+      }
+      return size;
+    }
+    if (t instanceof Float) return 9;
+    return -1;
+  }
 
   #grow(need: number): void {
     const old = this.#buf;
@@ -250,26 +335,22 @@ export class TermWriter {
     if (this.#pos + n > this.#buf.length) this.#grow(n);
   }
 
+  // Type tests are `typeof x === '...'` chains, not a `switch (typeof x)`: V8 compiles each
+  // test to a type check, but a switch to a call that builds the type's name.
   #term(term: Term, depth: number): void {
-    switch (typeof term) {
-      case 'number':
-        this.#number(term);
-        return;
-      case 'string':
-        this.#string(term);
-        return;
-      case 'boolean':
-        this.#atomUtf8(term ? TRUE_UTF8 : FALSE_UTF8);
-        return;
-      case 'bigint':
-        this.#bigint(term);
-        return;
-      case 'object':
-        if (term === null) throw new TermEncodeError('unencodable', 'null has no Erlang counterpart');
-        this.#object(term, depth);
-        return;
-      default:
-        throw new TermEncodeError('unencodable', `a ${typeof term} has no Erlang counterpart`);
+    if (typeof term === 'object') {
+      if (term === null) throw new TermEncodeError('unencodable', 'null has no Erlang counterpart');
+      this.#object(term, depth);
+    } else if (typeof term === 'number') {
+      this.#number(term);
+    } else if (typeof term === 'string') {
+      this.#string(term);
+    } else if (typeof term === 'boolean') {
+      this.#atomUtf8(term ? TRUE_UTF8 : FALSE_UTF8);
+    } else if (typeof term === 'bigint') {
+      this.#bigint(term);
+    } else {
+      throw new TermEncodeError('unencodable', `a ${typeof term} has no Erlang counterpart`);
     }
   }
 
@@ -490,11 +571,11 @@ export class TermWriter {
 
   #binary(bin: Uint8Array): void {
     const n = bin.length;
-    if (n >= DEFER_BYTES && this.#deferred !== undefined) {
+    if (n >= DEFER_BYTES && this.#defer) {
       this.#ensure(5);
       this.#buf[this.#pos++] = BINARY_EXT;
       this.u32(n);
-      this.#deferred.push(this.#pos, bin);
+      (this.#deferred ??= []).push(this.#pos, bin);
       this.#deferredBytes += n;
       return;
     }
@@ -756,8 +837,22 @@ function asEncodeError(e: unknown): TermEncodeError {
 
 /** `term_to_binary`: 131 and the term, or the compressed form (see {@link EncodeOptions.compressed}). */
 export function encode(term: Term, options?: EncodeOptions): Buffer {
-  // One pass into a small buffer from Node's pool (it grows for larger terms), then one exact
-  // copy: cheaper than measuring the term first. Large binaries are copied once, into the result.
+  if (options === undefined) {
+    // Most terms are small and plain: size them, allocate once, write once, no copy.
+    const w = new TermWriter(0);
+    const size = w.sizeOf(term);
+    if (size >= 0) {
+      w.allocate(size + 1);
+      w.writeVersioned(term);
+      return w.take();
+    }
+    w.allocate(ENCODE_START_BYTES);
+    w.deferLargeBinaries();
+    w.writeVersioned(term);
+    return w.finish();
+  }
+  // Otherwise one pass into a small pooled buffer that grows, then one exact copy; large
+  // binaries are copied once, straight into the result.
   const w = new TermWriter(ENCODE_START_BYTES);
   if (options !== undefined) {
     if (options.maxDepth !== undefined) w.setMaxDepth(options.maxDepth);
@@ -773,6 +868,17 @@ export function encode(term: Term, options?: EncodeOptions): Buffer {
   w.deferLargeBinaries();
   w.writeVersioned(term);
   return w.finish();
+}
+
+/** UTF-8 length of a string: a scan for short ASCII text, Node's count otherwise. */
+function utf8Length(s: string): number {
+  const n = s.length;
+  if (n < 64) {
+    let i = 0;
+    while (i < n && s.charCodeAt(i) < 0x80) i++;
+    if (i === n) return n;
+  }
+  return Buffer.byteLength(s, 'utf8');
 }
 
 function compressed(w: TermWriter, term: Term, level: number): Buffer {

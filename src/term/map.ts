@@ -11,7 +11,7 @@
  * @module
  */
 
-import { isUtf8 } from 'node:buffer';
+import { Buffer, isUtf8 } from 'node:buffer';
 import { canonicalEncoding } from './encode.ts';
 import { Atom, atom, BitBinary, Float, type Term } from './types.ts';
 

@@ -15,6 +15,7 @@
  * @module
  */
 
+import type { Buffer } from 'node:buffer';
 import {
   ATOM_EXT,
   ATOM_UTF8_EXT,

@@ -6,7 +6,7 @@ import { atom, Tuple } from '../../src/term/types.ts';
 import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 import { describeErl } from '../support/erl.ts';
 import { type ErlNode, startErlNode, stopAllErlNodes } from '../support/erl-node.ts';
-import { killAllCli, lastJson, runCli } from './support.ts';
+import { killAllCli, lastJson, runCli, startCli } from './support.ts';
 
 const COOKIE = 'cli-erl-cookie';
 const E = 'cli_e1@127.0.0.1';
@@ -82,5 +82,31 @@ describeErl('distribute CLI against erl', () => {
     );
     const nodes = await cli('nodes', '--via', E, '--cookie', COOKIE, '--json');
     expect(lastJson(nodes.stdout)).toEqual({ ok: true, via: E, nodes: [] });
+  });
+
+  it('a node run by `distribute start` serves erl: ping, and erlang:nodes/1 both ways', async () => {
+    const ts = startCli(
+      ['start', '--name', 'cli_ts@127.0.0.1', '--cookie', COOKIE, '--epmd', 'external'],
+      epmd.port,
+    );
+    await ts.waitForLine((l) => l.startsWith('up cli_ts@127.0.0.1'));
+    expect(await erl.eval("net_adm:ping('cli_ts@127.0.0.1')")).toEqual(atom('pong'));
+    expect(await erl.eval("rpc:call('cli_ts@127.0.0.1', erlang, nodes, [connected])")).toEqual([atom(E)]);
+    const [viaErl, viaTs] = await Promise.all([
+      cli('nodes', '--via', E, '--cookie', COOKIE, '--json'),
+      cli('nodes', '--via', 'cli_ts@127.0.0.1', '--cookie', COOKIE, '--json'),
+    ]);
+    expect(lastJson(viaErl.stdout)).toEqual({
+      ok: true,
+      via: E,
+      nodes: [{ name: 'cli_ts@127.0.0.1', kind: 'hidden' }],
+    });
+    expect(lastJson(viaTs.stdout)).toEqual({
+      ok: true,
+      via: 'cli_ts@127.0.0.1',
+      nodes: [{ name: E, kind: 'hidden' }],
+    });
+    ts.child.kill('SIGTERM');
+    expect(await ts.exited).toBe(0);
   });
 });

@@ -23,16 +23,7 @@ import {
   writeControl,
 } from '../../src/dist/control.ts';
 import { decode, TermReader, TermWriter } from '../../src/term/index.ts';
-import {
-  atom,
-  atoms,
-  ImproperList,
-  Pid,
-  Reference,
-  type Term,
-  Tuple,
-  tuple,
-} from '../../src/term/types.ts';
+import { atom, atoms, ImproperList, Pid, Reference, type Term, Tuple, tuple } from '../../src/term/types.ts';
 
 const node = atom('a@127.0.0.1');
 const p1 = new Pid(node, 1, 0, 7);

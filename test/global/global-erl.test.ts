@@ -46,7 +46,12 @@ describeErl('global with erl', () => {
   }
 
   function erlNode(name: string): Promise<ErlNode> {
-    return startErlNode({ name: `${name}${++seq}@127.0.0.1`, cookie: COOKIE, epmdPort: epmd.port, netTicktimeSec: TICK_SEC });
+    return startErlNode({
+      name: `${name}${++seq}@127.0.0.1`,
+      cookie: COOKIE,
+      epmdPort: epmd.port,
+      netTicktimeSec: TICK_SEC,
+    });
   }
 
   /** A TS process that stays alive until told `stop`, recording what it receives. */
@@ -99,7 +104,11 @@ describeErl('global with erl', () => {
     expect(await e.eval('receive M -> M after 5000 -> timeout end')).toBe(atom('from_ts'));
     // A TS owner dies: erl's monitor removes the name (MONITOR_P_EXIT), ours too.
     ts.send(p, atom('stop'));
-    await until(async () => (await e.eval('global:whereis_name(ts_svc)')) === atom('undefined'), 5000, 'erl drops ts_svc');
+    await until(
+      async () => (await e.eval('global:whereis_name(ts_svc)')) === atom('undefined'),
+      5000,
+      'erl drops ts_svc',
+    );
     await until(() => ts.global.whereis(atom('ts_svc')) === undefined, 5000, 'TS drops ts_svc');
     // An erl owner dies: our monitor removes it.
     await e.eval('PX = spawn(fun() -> receive stop -> ok end end), yes = global:register_name(erl_x, PX)');
@@ -122,15 +131,23 @@ describeErl('global with erl', () => {
     const a = await erlNode('a');
     const b = await erlNode('b');
     expect(await a.eval(`net_adm:ping('${b.name}')`)).toBe(atom('pong'));
-    await a.eval('ok = global:sync(), PA = spawn(fun() -> receive stop -> ok end end), yes = global:register_name(name_a, PA)');
-    await b.eval('ok = global:sync(), PB = spawn(fun() -> receive stop -> ok end end), yes = global:register_name(name_b, PB)');
+    await a.eval(
+      'ok = global:sync(), PA = spawn(fun() -> receive stop -> ok end end), yes = global:register_name(name_a, PA)',
+    );
+    await b.eval(
+      'ok = global:sync(), PB = spawn(fun() -> receive stop -> ok end end), yes = global:register_name(name_b, PB)',
+    );
     const ts = await tsNode();
     const p = tsProc(ts);
     expect(await ts.global.register(atom('name_ts'), p)).toBe(true);
     await ts.connect(a.name);
     const t0 = Date.now();
     expect(await a.eval('global:sync()', 10_000)).toBe(atom('ok'));
-    await until(async () => (await b.eval('lists:member(global:whereis_name(name_ts), [undefined])')) === false, 10_000, 'b sees name_ts');
+    await until(
+      async () => (await b.eval('lists:member(global:whereis_name(name_ts), [undefined])')) === false,
+      10_000,
+      'b sees name_ts',
+    );
     expect(await b.eval('global:sync()', 10_000)).toBe(atom('ok'));
     expect(Date.now() - t0).toBeLessThan(5000);
     await until(() => ts.nodes().length === 2, 5000, 'ts connected to both');
@@ -147,7 +164,7 @@ describeErl('global with erl', () => {
     expect(equals(await b.eval('global:whereis_name(name_ts2)'), q)).toBe(true);
   });
 
-  it('a clash resolved by erl (the smaller name) kills the TS pid and keeps erl\'s everywhere', async () => {
+  it("a clash resolved by erl (the smaller name) kills the TS pid and keeps erl's everywhere", async () => {
     const e = await erlNode('a');
     const ts = await tsNode('ts');
     const inbox: Term[] = [];
@@ -164,7 +181,7 @@ describeErl('global with erl', () => {
     expect(equals(await e.eval('global:whereis_name(clash)'), pc)).toBe(true);
   });
 
-  it('a clash resolved by TS (the smaller name) with random_notify: erl\'s pid is told and loses the name', async () => {
+  it("a clash resolved by TS (the smaller name) with random_notify: erl's pid is told and loses the name", async () => {
     const e = await erlNode('z');
     const ts = await tsNode('aats');
     const p = tsProc(ts);
@@ -204,7 +221,11 @@ describeErl('global with erl', () => {
     expect(await a.eval('global:sync()', 10_000)).toBe(atom('ok'));
     await until(() => calls.length > 0, 5000, 'our resolver runs');
     expect(calls[0]![0]).toBe(atom('clash'));
-    await until(async () => equals(await b.eval('global:whereis_name(clash)'), p), 10_000, 'b adopts our pid');
+    await until(
+      async () => equals(await b.eval('global:whereis_name(clash)'), p),
+      10_000,
+      'b adopts our pid',
+    );
     expect(equals(await a.eval('global:whereis_name(clash)'), p)).toBe(true);
     await until(() => ts.global.whereis(atom('clash')) !== undefined, 5000, 'ts keeps clash');
     expect(equals(ts.global.whereis(atom('clash'))!, p)).toBe(true);
@@ -218,7 +239,9 @@ describeErl('global with erl', () => {
     const id = [atom('res1'), atom('ts_req')] as const;
     expect(await ts.global.setLock(id, undefined, 0)).toBe(true);
     expect(await e.eval('global:set_lock({res1, self()}, [node() | nodes()], 0)')).toBe(false);
-    expect(await e.eval("global:trans({res1, self()}, fun() -> ran end, [node() | nodes()], 0)")).toBe(atom('aborted'));
+    expect(await e.eval('global:trans({res1, self()}, fun() -> ran end, [node() | nodes()], 0)')).toBe(
+      atom('aborted'),
+    );
     await ts.global.delLock(id);
     expect(await e.eval('global:set_lock({res1, self()}, [node() | nodes()], 0)')).toBe(true);
     expect(await ts.global.setLock(id, undefined, 0)).toBe(false);
@@ -230,8 +253,14 @@ describeErl('global with erl', () => {
     await ts.global.delLock(id);
     expect(await ts.global.trans(id, () => 'ran')).toBe('ran');
     // The same requester id shares the lock (OTP: several pids may hold one lock).
-    await e.eval("EP = spawn(fun() -> true = global:set_lock({res2, shared}), receive stop -> global:del_lock({res2, shared}) end end)");
-    await until(async () => !(await ts.global.setLock([atom('res2'), atom('other')], undefined, 0)), 5000, 'erl holds res2');
+    await e.eval(
+      'EP = spawn(fun() -> true = global:set_lock({res2, shared}), receive stop -> global:del_lock({res2, shared}) end end)',
+    );
+    await until(
+      async () => !(await ts.global.setLock([atom('res2'), atom('other')], undefined, 0)),
+      5000,
+      'erl holds res2',
+    );
     expect(await ts.global.setLock([atom('res2'), atom('shared')], undefined, 0)).toBe(true);
   });
 
@@ -259,7 +288,7 @@ describeErl('global with erl', () => {
     expect(await b.eval('global:sync()', 10_000)).toBe(atom('ok'));
     await ts.global.sync();
     const hp = await b.eval('HP');
-    await until(() => equals(ts.global.whereis(atom('heal')) ?? atoms0, hp), 5000, 'ts adopts b\'s pid');
+    await until(() => equals(ts.global.whereis(atom('heal')) ?? atoms0, hp), 5000, "ts adopts b's pid");
     await until(() => !ts.processes.isAlive(p), 5000, 'the losing TS pid is killed');
     expect(await b.eval('is_process_alive(HP)')).toBe(true);
     // a joins again: all three agree on one owner.
@@ -274,4 +303,3 @@ describeErl('global with erl', () => {
 });
 
 const atoms0 = atom('undefined');
-

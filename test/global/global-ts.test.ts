@@ -54,7 +54,10 @@ describe('global among TS nodes', () => {
 
   async function meshed(all: readonly Node[]): Promise<void> {
     await until(
-      () => all.every((n) => n.global.knownNodes().length === all.length - 1 && n.nodes().length === all.length - 1),
+      () =>
+        all.every(
+          (n) => n.global.knownNodes().length === all.length - 1 && n.nodes().length === all.length - 1,
+        ),
       15_000,
       'a full mesh where every node knows every other',
     );
@@ -64,11 +67,13 @@ describe('global among TS nodes', () => {
   it('five nodes mesh through one seed; names registered anywhere are seen everywhere', async () => {
     const all = await nodes(5);
     const pids = all.map((n) => proc(n));
-    for (let i = 0; i < all.length; i++) expect(await all[i]!.global.register(atom(`n${i}`), pids[i]!)).toBe(true);
+    for (let i = 0; i < all.length; i++)
+      expect(await all[i]!.global.register(atom(`n${i}`), pids[i]!)).toBe(true);
     for (const n of all.slice(1)) await n.connect(all[0]!.name);
     await meshed(all);
     for (const n of all) {
-      for (let i = 0; i < all.length; i++) expect(equals(n.global.whereis(atom(`n${i}`)) ?? atom('undefined'), pids[i]!)).toBe(true);
+      for (let i = 0; i < all.length; i++)
+        expect(equals(n.global.whereis(atom(`n${i}`)) ?? atom('undefined'), pids[i]!)).toBe(true);
     }
     // A registration after the mesh reaches all; a death removes the name everywhere.
     const late = proc(all[3]!);
@@ -101,14 +106,23 @@ describe('global among TS nodes', () => {
     await meshed([a!, b!, c!, d!]);
     const owner = a!.global.whereis(atom('x'));
     expect(owner).toBeDefined();
-    for (const n of [a!, b!, c!, d!]) expect(equals(n.global.whereis(atom('x')) ?? atom('undefined'), owner!)).toBe(true);
+    for (const n of [a!, b!, c!, d!])
+      expect(equals(n.global.whereis(atom('x')) ?? atom('undefined'), owner!)).toBe(true);
     // random_exit: the loser (pid on the greater node name) is killed, the winner lives.
     const loser = equals(owner!, pb) ? pd : pb;
-    await until(() => !(loser.node === b!.atom ? b! : d!).processes.isAlive(loser), 5000, 'the loser is killed');
+    await until(
+      () => !(loser.node === b!.atom ? b! : d!).processes.isAlive(loser),
+      5000,
+      'the loser is killed',
+    );
     // notify_all: the name is gone everywhere and both owners are told.
     for (const n of [a!, b!, c!, d!]) expect(n.global.whereis(atom('y'))).toBeUndefined();
     await until(() => notified.length > 0, 5000, 'c is notified');
-    expect(notified[0]).toEqual(expect.objectContaining({ elements: expect.arrayContaining([atom('global_name_conflict'), atom('y')]) }));
+    expect(notified[0]).toEqual(
+      expect.objectContaining({
+        elements: expect.arrayContaining([atom('global_name_conflict'), atom('y')]),
+      }),
+    );
   });
 
   it('a TypeScript resolver decides a clash', async () => {
@@ -130,7 +144,7 @@ describe('global among TS nodes', () => {
     expect(a!.processes.isAlive(pa)).toBe(true);
   });
 
-  it('locks exclude each other across nodes; a holder\'s death releases its lock', async () => {
+  it("locks exclude each other across nodes; a holder's death releases its lock", async () => {
     const [a, b, c] = await nodes(3);
     await b!.connect(a!.name);
     await c!.connect(a!.name);
@@ -156,6 +170,31 @@ describe('global among TS nodes', () => {
     };
     await Promise.all([work(a!, 'a'), work(b!, 'b'), work(c!, 'c')]);
     expect(max).toBe(1);
+    // c takes the lock and goes away: the monitors of its holder release it everywhere.
+    expect(await c!.global.setLock(['db', 'c'], undefined, 0)).toBe(true);
+    expect(await a!.global.setLock(['db', 'a'], undefined, 0)).toBe(false);
+    await c!.stop();
+    await until(
+      async () => await a!.global.setLock(['db', 'a'], [a!.name, b!.name], 0),
+      10_000,
+      'the lock is free',
+    );
+  });
+
+  it('without prevent_overlapping_partitions, a lost link removes only that node', async () => {
+    const [a, b, c] = await nodes(3);
+    for (const n of [a!, b!, c!]) n.global.configure({ preventOverlappingPartitions: false });
+    await b!.connect(a!.name);
+    await c!.connect(a!.name);
+    await meshed([a!, b!, c!]);
+    a!.disconnect(b!.name);
+    await until(
+      () => a!.global.knownNodes().length === 1 && b!.global.knownNodes().length === 1,
+      10_000,
+      'a, b apart',
+    );
+    expect(c!.global.knownNodes().sort()).toEqual([a!.name, b!.name].sort());
+    expect(c!.nodes().length).toBe(2);
   });
 
   it('prevents overlapping partitions among TS nodes and recovers on reconnect', async () => {

@@ -7,11 +7,9 @@
  * A failure prints its seed; `SIM_SEED=<n>` replays it, `SIM_SEEDS=<n>` runs more.
  */
 import { describe, expect, it } from 'vitest';
-import { RANDOM_EXIT_NAME } from '../../src/services/global/messages.ts';
-import { simSeeds, withSeed } from '../../src/sim/replay.ts';
-import { atom, type Pid, type Term } from '../../src/term/index.ts';
 import { pidKey } from '../../src/node/signals.ts';
-import { inspect } from '../../src/term/inspect.ts';
+import { simSeeds, withSeed } from '../../src/sim/replay.ts';
+import { atom } from '../../src/term/index.ts';
 import { SimCluster } from './support/sim-cluster.ts';
 import { checkConverged, randomRun, register, settle } from './support/sim-run.ts';
 
@@ -54,7 +52,8 @@ describe('global simulation', () => {
     c.connect('r1', 'r2');
     c.run(150);
     const results: boolean[] = [];
-    for (let i = 0; i < 5; i++) register(c, names[i % 3]!, atom(`k${i}`), c.spawn(names[i % 3]!), (y) => results.push(y));
+    for (let i = 0; i < 5; i++)
+      register(c, names[i % 3]!, atom(`k${i}`), c.spawn(names[i % 3]!), (y) => results.push(y));
     c.connect('r2', 'r3');
     settle(c, names);
     expect(results).toEqual([true, true, true, true, true]);
@@ -78,4 +77,3 @@ describe('global simulation', () => {
     });
   }
 });
-

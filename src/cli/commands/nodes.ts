@@ -10,12 +10,12 @@
 import Table from 'cli-table3';
 import { isRpcError } from '../../services/errors.ts';
 import { Atom, atom, type Term } from '../../term/types.ts';
-import { connectTo, targetName, withClient } from '../client.ts';
+import { connectTo, type TlsFiles, targetName, withClient } from '../client.ts';
 import { type CliContext, parseTimeout } from '../context.ts';
 import { CliError, usageError } from '../errors.ts';
 
 /** Options of `nodes`. */
-export interface NodesOptions {
+export interface NodesOptions extends TlsFiles {
   readonly via: string;
   readonly cookie?: string;
   readonly timeout?: string;

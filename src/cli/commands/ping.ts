@@ -6,12 +6,12 @@
  */
 
 import { performance } from 'node:perf_hooks';
-import { connectTo, targetName, withClient } from '../client.ts';
+import { connectTo, type TlsFiles, targetName, withClient } from '../client.ts';
 import { type CliContext, parseTimeout } from '../context.ts';
 import { CliError, usageError } from '../errors.ts';
 
 /** Options of `ping`. */
-export interface PingOptions {
+export interface PingOptions extends TlsFiles {
   readonly cookie?: string;
   readonly timeout?: string;
 }

@@ -10,13 +10,13 @@ import { rpcDefaults } from '../../services/rpc.ts';
 import { inspect } from '../../term/inspect.ts';
 import { parseTerm } from '../../term/parse.ts';
 import type { Term } from '../../term/types.ts';
-import { connectTo, targetName, withClient } from '../client.ts';
+import { connectTo, type TlsFiles, targetName, withClient } from '../client.ts';
 import { type CliContext, parseTimeout } from '../context.ts';
 import { badTerm, usageError } from '../errors.ts';
 import { termToJson } from '../output.ts';
 
 /** Options of `rpc`. */
-export interface RpcCommandOptions {
+export interface RpcCommandOptions extends TlsFiles {
   readonly cookie?: string;
   readonly timeout?: string;
 }

@@ -10,12 +10,12 @@
 import { inspect } from '../../term/inspect.ts';
 import { parseTerm } from '../../term/parse.ts';
 import { atom, type Term } from '../../term/types.ts';
-import { connectTo, targetName, withClient } from '../client.ts';
+import { connectTo, type TlsFiles, targetName, withClient } from '../client.ts';
 import type { CliContext } from '../context.ts';
 import { badTerm, CliError, usageError } from '../errors.ts';
 
 /** Options of `send`. */
-export interface SendOptions {
+export interface SendOptions extends TlsFiles {
   readonly cookie?: string;
 }
 

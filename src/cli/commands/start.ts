@@ -12,27 +12,22 @@
  * @module
  */
 
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { EpmdMode } from '../../epmd/registration.ts';
 import { Node } from '../../node/node.ts';
-import type { TlsOptions } from '../../node/options.ts';
 import type { RpcExposed } from '../../services/rex.ts';
 import { exposeBuiltins } from '../builtins.ts';
-import { resolveCookie } from '../client.ts';
+import { resolveCookie, type TlsFiles, tlsOptions } from '../client.ts';
 import type { CliContext } from '../context.ts';
 import { CliError, errorText, usageError } from '../errors.ts';
 import { parseHostPort } from './names.ts';
 
 /** Options of `start`. */
-export interface StartOptions {
+export interface StartOptions extends TlsFiles {
   readonly name: string;
   readonly cookie?: string;
   readonly epmd?: string;
-  readonly tlsCert?: string;
-  readonly tlsKey?: string;
-  readonly tlsCa?: string;
   readonly hidden?: boolean;
   readonly expose?: readonly string[];
 }
@@ -44,23 +39,6 @@ export function parseEpmdMode(text: string | undefined): EpmdMode {
   if (!text.includes(':'))
     throw usageError(`--epmd must be auto, external, embedded or HOST:PORT, got ${JSON.stringify(text)}`);
   return parseHostPort(text, '--epmd');
-}
-
-async function tlsOptions(o: StartOptions): Promise<TlsOptions | undefined> {
-  if (o.tlsCert === undefined && o.tlsKey === undefined && o.tlsCa === undefined) return undefined;
-  if (o.tlsCert === undefined || o.tlsKey === undefined)
-    throw usageError('TLS needs both --tls-cert and --tls-key');
-  const read = async (path: string, what: string): Promise<Buffer> => {
-    try {
-      return await readFile(path);
-    } catch (e) {
-      throw new CliError('start_failed', `cannot read ${what} ${path}: ${errorText(e)}`, { cause: e });
-    }
-  };
-  const cert = await read(o.tlsCert, '--tls-cert');
-  const key = await read(o.tlsKey, '--tls-key');
-  if (o.tlsCa === undefined) return { cert, key };
-  return { cert, key, ca: await read(o.tlsCa, '--tls-ca') };
 }
 
 /** Imports an `--expose` module and checks its shape: `{ module: { fn: function } }`. */

@@ -86,22 +86,31 @@ export class GlobalRegistry {
    */
   async register<M>(name: NameArg<M>, pid: TypedPid<M>, options?: RegisterOptions): Promise<boolean> {
     const n = nameOf(name);
-    const method = this.#method(n, pid, options?.onConflict);
-    const r = await this.#s.request((op) => ({ kind: 'register', op, entry: { name: n, pid, method }, force: false }));
-    return r === G.yes;
+    const { method, fn } = this.#method(pid, options?.onConflict);
+    const r = await this.#s.request((op) => ({
+      kind: 'register',
+      op,
+      entry: { name: n, pid, method },
+      force: false,
+    }));
+    if (r !== G.yes) return false;
+    this.#s.setHandler(n, fn === undefined ? undefined : { pid, fn });
+    return true;
   }
 
   /** `global:re_register_name/3`: registers `pid` as `name` whether or not the name is taken. */
   async reRegister<M>(name: NameArg<M>, pid: TypedPid<M>, options?: RegisterOptions): Promise<void> {
     const n = nameOf(name);
-    const method = this.#method(n, pid, options?.onConflict);
+    const { method, fn } = this.#method(pid, options?.onConflict);
     await this.#s.request((op) => ({ kind: 'register', op, entry: { name: n, pid, method }, force: true }));
+    this.#s.setHandler(n, fn === undefined ? undefined : { pid, fn });
   }
 
   /** `global:unregister_name/1`: removes `name` on every node (no traffic when it is not registered). */
   async unregister(name: NameArg<unknown>): Promise<void> {
     const n = nameOf(name);
     await this.#s.request((op) => ({ kind: 'unregister', op, name: n }));
+    this.#s.setHandler(n, undefined);
   }
 
   /** `global:whereis_name/1`: a local read. */
@@ -122,7 +131,8 @@ export class GlobalRegistry {
     const n = nameOf(name);
     const msg = name instanceof TypedName ? validate(name, message) : (message as Term);
     const pid = this.#s.core.whereis(n);
-    if (pid === undefined) throw new GlobalError('not_registered', `no process is globally registered as ${String(n)}`);
+    if (pid === undefined)
+      throw new GlobalError('not_registered', `no process is globally registered as ${String(n)}`);
     this.#s.node.processes.send(pid, msg);
     return pid;
   }
@@ -135,7 +145,8 @@ export class GlobalRegistry {
     const n = nameOf(name);
     const req = name instanceof TypedName ? validate(name, request) : (request as Term);
     const pid = this.#s.core.whereis(n);
-    if (pid === undefined) throw new GlobalError('not_registered', `no process is globally registered as ${String(n)}`);
+    if (pid === undefined)
+      throw new GlobalError('not_registered', `no process is globally registered as ${String(n)}`);
     return await new Promise<Term>((resolve, reject) => {
       this.#s.node.processes.spawn(async (self) => {
         try {
@@ -157,7 +168,11 @@ export class GlobalRegistry {
    * node). Retries with a random backoff (125 ms × 2^n, capped at 8 s) `retries` times (default
    * infinity); false when it could not. The holder is this node's lock client process.
    */
-  async setLock(id: LockId, nodes?: readonly string[], retries: number = Number.POSITIVE_INFINITY): Promise<boolean> {
+  async setLock(
+    id: LockId,
+    nodes?: readonly string[],
+    retries: number = Number.POSITIVE_INFINITY,
+  ): Promise<boolean> {
     const lockId = checkLockId(id);
     if (!(retries >= 0)) throw new GlobalError('bad_argument', `retries must be >= 0, got ${retries}`);
     const ns = this.#nodes(nodes);
@@ -200,6 +215,14 @@ export class GlobalRegistry {
     await this.#s.request((op) => ({ kind: 'sync', op, nodes: ns }));
   }
 
+  /**
+   * Changes settings from now on: `preventOverlappingPartitions` (OTP 25's default, true; set it
+   * before connecting), `resolveTimeoutMs`, `maxNames`, `maxLocks` (see {@link GlobalOptions}).
+   */
+  configure(options: GlobalOptions): void {
+    this.#s.configure(options);
+  }
+
   /** The nodes of our partition (OTP's `known`): the nodes names are registered on. */
   knownNodes(): string[] {
     return this.#s.core.knownNodes().map((n) => n.name);
@@ -225,24 +248,23 @@ export class GlobalRegistry {
     };
   }
 
-  #method(name: Term, pid: Pid, onConflict: OnConflict | undefined): Term {
+  /** The method term for `onConflict`, and the TypeScript resolver to remember if it is one. */
+  #method(pid: Pid, onConflict: OnConflict | undefined): { method: Term; fn: ResolveFunction | undefined } {
     if (!(pid instanceof Pid)) throw new GlobalError('bad_argument', 'register needs a pid');
     const how = onConflict ?? 'random_exit';
     if (typeof how === 'function') {
       if (pid.node !== this.#s.node.atom) {
         throw new GlobalError('bad_argument', 'a TypeScript conflict resolver needs a pid of this node');
       }
-      this.#s.setHandler(name, pid, how);
-      return TS_RESOLVER;
+      return { method: TS_RESOLVER, fn: how };
     }
-    this.#s.setHandler(name, pid, undefined);
     switch (how) {
       case 'random_exit':
-        return RANDOM_EXIT_NAME;
+        return { method: RANDOM_EXIT_NAME, fn: undefined };
       case 'random_notify':
-        return RANDOM_NOTIFY_NAME;
+        return { method: RANDOM_NOTIFY_NAME, fn: undefined };
       case 'notify_all':
-        return NOTIFY_ALL_NAME;
+        return { method: NOTIFY_ALL_NAME, fn: undefined };
       default:
         throw new GlobalError('bad_argument', `unknown onConflict ${String(how)}`);
     }
@@ -257,7 +279,6 @@ export class GlobalRegistry {
   }
 }
 
-/** Re-exported for `node.global.configure`-style callers. */
 export type { GlobalOptions };
 
 function checkLockId(id: LockId): { resource: Term; requester: Term } {

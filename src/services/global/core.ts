@@ -30,7 +30,19 @@
  * `preConnect` and re-handled at nodeup); `exchange` before our lock is set, `resolved` before our
  * resolver finished (buffered); a second `init_connect` while one is pending (both cancelled,
  * restarted); a registration that arrives after the lock that protected it was lost
- * (`lockStillSet`: undone); a `new_nodes` with a lock that is no longer ours (its inserts undone).
+ * (`lockStillSet`: undone).
+ *
+ * Where we differ from OTP 25, on purpose (each found by the randomized simulation, where OTP's
+ * rules leave the nodes of one partition with different tables for good; none changes a message):
+ * - a node that leaves our partition takes its processes' names and locks with it at once
+ *   (`#deleteNodeResources`, OTP's `delete_node_resources` for global groups), not when the
+ *   connection finally closes;
+ * - a merge (`resolved`, `new_nodes`) inserts only names owned on a node of the merged partition
+ *   (`#inPartition`): a name of a node that left the other side meanwhile is dropped;
+ * - a `new_nodes` whose lock we no longer hold is ignored whole (OTP undoes its inserts but still
+ *   adds its nodes);
+ * - a node that casts us `in_sync` but never becomes known is disconnected after a grace period
+ *   (`#inSync`), so that the next connection runs a full exchange.
  *
  * @module
  */
@@ -73,6 +85,7 @@ import {
   newNodes as newNodesMsg,
   PGPV_VSN,
   POP_VSN,
+  readLockSet,
   readServerMessage,
   removeConnection,
   resolved as resolvedMsg,
@@ -294,14 +307,14 @@ export class GlobalCore implements CallHost, LockerHost {
   readonly lockerPid: Pid;
   readonly #pids: GlobalCoreOptions['pids'];
   readonly #isAlive: (pid: Pid) => boolean;
-  readonly #pop: boolean;
+  #pop: boolean;
   readonly #newTag: () => bigint;
   readonly #xCreation: bigint;
   readonly #isLocalHost: (node: Atom) => boolean;
-  readonly #maxNames: number;
-  readonly #maxLocks: number;
-  readonly #lostTtl: number;
-  readonly #unconfirmedMs: number;
+  #maxNames: number;
+  #maxLocks: number;
+  #lostTtl: number;
+  #unconfirmedMs: number;
 
   // --- server state (#state{} and the tables) ---
   readonly #known = new Map<Atom, number>();
@@ -352,6 +365,20 @@ export class GlobalCore implements CallHost, LockerHost {
     this.#lostTtl = options.lostConnectionTtlMs ?? globalCoreDefaults.lostConnectionTtlMs;
     this.#unconfirmedMs = options.unconfirmedSyncMs ?? globalCoreDefaults.unconfirmedSyncMs;
     this.#locker = new Locker(this);
+  }
+
+  /** Changes settings from now on (a new POP setting applies to the next connection loss). */
+  configure(
+    o: Pick<
+      GlobalCoreOptions,
+      'preventOverlappingPartitions' | 'maxNames' | 'maxLocks' | 'lostConnectionTtlMs' | 'unconfirmedSyncMs'
+    >,
+  ): void {
+    if (o.preventOverlappingPartitions !== undefined) this.#pop = o.preventOverlappingPartitions;
+    if (o.maxNames !== undefined) this.#maxNames = o.maxNames;
+    if (o.maxLocks !== undefined) this.#maxLocks = o.maxLocks;
+    if (o.lostConnectionTtlMs !== undefined) this.#lostTtl = o.lostConnectionTtlMs;
+    if (o.unconfirmedSyncMs !== undefined) this.#unconfirmedMs = o.unconfirmedSyncMs;
   }
 
   // ---- reads (no traffic: `whereis_name`, `registered_names` read the local table) ----
@@ -482,9 +509,8 @@ export class GlobalCore implements CallHost, LockerHost {
         return;
       }
       case 'locker_message': {
-        const m = readServerMessage(input.message);
-        if (m?.kind === 'lock_set')
-          this.#locker.deliver({ kind: 'lock_set', pid: m.pid, set: m.set, tag: m.tag });
+        const m = readLockSet(input.message);
+        if (m !== undefined) this.#locker.deliver({ kind: 'lock_set', pid: m.pid, set: m.set, tag: m.tag });
         return;
       }
       case 'reply':
@@ -670,7 +696,11 @@ export class GlobalCore implements CallHost, LockerHost {
         // with it its locker's lock) while this was in flight. OTP undoes only the inserts and
         // still adds the nodes, which joins us to nodes whose names we never got; ignore it all.
         if (!this.#lockStillSet(from)) {
-          this.#log('debug', 'stale_new_nodes', `global: new_nodes from ${m.node.name} after its lock was lost`);
+          this.#log(
+            'debug',
+            'stale_new_nodes',
+            `global: new_nodes from ${m.node.name} after its lock was lost`,
+          );
           return;
         }
         const ops = this.#inPartition(m.ops, [m.node, ...m.nodes.map((k) => k.node)]);
@@ -1058,7 +1088,11 @@ export class GlobalCore implements CallHost, LockerHost {
       if (this.#unconfirmed.get(node) !== timer) return;
       this.#unconfirmed.delete(node);
       if (this.#known.has(node)) return;
-      this.#log('warn', 'asymmetric_sync', `global: ${node.name} counts us as known but we never learnt of it; disconnecting`);
+      this.#log(
+        'warn',
+        'asymmetric_sync',
+        `global: ${node.name} counts us as known but we never learnt of it; disconnecting`,
+      );
       this.#emit({ kind: 'disconnect', node });
       this.#handleNodedown(node, 'remove_connection');
     });
@@ -1102,7 +1136,11 @@ export class GlobalCore implements CallHost, LockerHost {
     const allowed = new Set<Atom>([this.me, ...this.#known.keys(), ...others]);
     return ops.filter((o) => {
       if (o.op !== 'insert' || allowed.has(o.entry.pid.node)) return true;
-      this.#log('debug', 'outside_partition', `global: dropped a merged name owned on ${o.entry.pid.node.name}`);
+      this.#log(
+        'debug',
+        'outside_partition',
+        `global: dropped a merged name owned on ${o.entry.pid.node.name}`,
+      );
       return false;
     });
   }

@@ -485,17 +485,8 @@ function readCast(msg: Term): ServerMessage | undefined {
         initMsg: e[3] as Tuple,
       };
     }
-    case G.lock_set: {
-      if ((e.length !== 5 && e.length !== 4) || !(e[1] instanceof Pid) || typeof e[2] !== 'boolean')
-        return undefined;
-      return {
-        kind: 'lock_set',
-        pid: e[1],
-        set: e[2],
-        hisKnown: e[3] as Term,
-        tag: e.length === 5 ? (e[4] as Term) : undefined,
-      };
-    }
+    case G.lock_set:
+      return readLockSet(msg);
     case G.exchange: {
       if (e.length !== 5 || !isAtom(e[1])) return undefined;
       const names = readNameList(e[2] as Term);
@@ -543,6 +534,24 @@ function readInfo(msg: Tuple): ServerMessage | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * Reads `{lock_set, Pid, IsSet, Known, Tag}` (vsn 8) or the 4-tuple without the tag, which an old
+ * peer, or a locker rejecting a session it does not know, sends straight to our locker's pid.
+ */
+export function readLockSet(msg: Term): Extract<ServerMessage, { kind: 'lock_set' }> | undefined {
+  if (!(msg instanceof Tuple) || msg.elements[0] !== G.lock_set) return undefined;
+  const e = msg.elements;
+  if ((e.length !== 5 && e.length !== 4) || !(e[1] instanceof Pid) || typeof e[2] !== 'boolean')
+    return undefined;
+  return {
+    kind: 'lock_set',
+    pid: e[1],
+    set: e[2],
+    hisKnown: e[3] as Term,
+    tag: e.length === 5 ? (e[4] as Term) : undefined,
+  };
 }
 
 function isInteger(t: Term | undefined): t is number | bigint {

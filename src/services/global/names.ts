@@ -19,7 +19,7 @@ import { ExportFun, Fun, type Pid, type Term, Tuple } from '../../term/types.ts'
 import { G, type LockId, type NameEntry } from './messages.ts';
 
 /** A map keyed by Erlang terms (structural keys, as {@link TermMap}) to any value. */
-class TermKeyMap<V> {
+export class TermKeyMap<V> {
   // TermMap only types term values; the records stored here are never encoded.
   readonly #map = new TermMap<Term, Term>();
   get size(): number {

@@ -11,6 +11,12 @@
  *   (their pids are part of lock ids and are recorded as lock holders on every node). Each takes
  *   the replies and the DOWNs of its calls' monitors from its own mailbox.
  *
+ * Calls go out as OTP 25's `gen_server:multi_call` sends them (`{'$gen_call', {Pid, {Ref, Node}},
+ * Req}`), with one difference on our side only: where multi_call monitors `{global_name_server,
+ * Node}` for each call, each caller here keeps one monitor per node for as long as the server
+ * lives, and its DOWN fails every call in flight there (a "bad node", as multi_call's DOWN does).
+ * That saves a MONITOR_P and a DEMONITOR_P per remote call; the peer sees a long-lived monitor.
+ *
  * Conflict resolution runs `global:resolve_it/4` where OTP runs it: on the node of the pid being
  * asked. Here through `node.rpc` (erpc, or rex for peers without SPAWN), and this node exposes
  * `global:resolve_it/4` so a BEAM node that resolves a clash involving one of our pids reaches us
@@ -27,14 +33,13 @@ import type { ProcessContext } from '../../node/process.ts';
 import { pidKey, refKey } from '../../node/signals.ts';
 import { Prng } from '../../sim/prng.ts';
 import { equals } from '../../term/compare.ts';
-import { TermMap } from '../../term/map.ts';
 import { type Atom, atom, atoms, ExportFun, Pid, Reference, type Term, Tuple } from '../../term/types.ts';
 import { RpcError } from '../errors.ts';
 import { GlobalCore, type GlobalInput, type GlobalOutput, globalCoreDefaults } from './core.ts';
-import type { Actor } from './locks.ts';
 import { GlobalError } from './errors.ts';
+import type { Actor } from './locks.ts';
 import { G, genCall, genCast, inSync, TS_RESOLVER } from './messages.ts';
-import { builtinMethod, resolveBuiltin } from './names.ts';
+import { builtinMethod, resolveBuiltin, TermKeyMap } from './names.ts';
 
 /** Options of the global service. */
 export interface GlobalOptions {
@@ -94,7 +99,7 @@ export class GlobalService {
   readonly node: Node;
   readonly core: GlobalCore;
   readonly #logger: Logger;
-  readonly #resolveTimeoutMs: number;
+  #resolveTimeoutMs: number;
   readonly #ctx = new Map<Actor, ProcessContext>();
   readonly #pids: Record<Actor, Pid>;
   /** Calls in flight, by the refKey of their tag. */
@@ -106,7 +111,7 @@ export class GlobalService {
   readonly #watchRefs = new Map<string, Pid>();
   readonly #timers = new Map<number, ReturnType<typeof setTimeout>>();
   readonly #ops = new Map<number, { resolve(v: Term): void; reject(e: unknown): void }>();
-  readonly #handlers = new TermMap<Term, Term>();
+  readonly #handlers = new TermKeyMap<{ readonly pid: Pid; readonly fn: ResolveFunction }>();
   #nextOp = 1;
   #feeding = false;
   /** Inputs waiting for the current one to finish, or for the processes to start. */
@@ -147,6 +152,19 @@ export class GlobalService {
     });
   }
 
+  /** Changes settings from now on (see {@link GlobalOptions}); a bad value throws `bad_argument`. */
+  configure(options: GlobalOptions): void {
+    checkOptions(options);
+    if (options.resolveTimeoutMs !== undefined) this.#resolveTimeoutMs = options.resolveTimeoutMs;
+    this.core.configure({
+      ...(options.preventOverlappingPartitions !== undefined
+        ? { preventOverlappingPartitions: options.preventOverlappingPartitions }
+        : {}),
+      ...(options.maxNames !== undefined ? { maxNames: options.maxNames } : {}),
+      ...(options.maxLocks !== undefined ? { maxLocks: options.maxLocks } : {}),
+    });
+  }
+
   /** The pids of the service's processes. */
   get pids(): Readonly<Record<Actor, Pid>> {
     return this.#pids;
@@ -161,10 +179,13 @@ export class GlobalService {
     return p;
   }
 
-  /** Remembers the TypeScript resolver of a name we register (the method on the wire is {@link TS_RESOLVER}). */
-  setHandler(name: Term, pid: Pid, fn: ResolveFunction | undefined): void {
-    if (fn === undefined) this.#handlers.delete(name);
-    else this.#handlers.set(name, [pid, fn as unknown as Term]);
+  /**
+   * Remembers the TypeScript resolver of a name we registered for `pid` (the method on the wire is
+   * {@link TS_RESOLVER}); `undefined` forgets it.
+   */
+  setHandler(name: Term, handler: { readonly pid: Pid; readonly fn: ResolveFunction } | undefined): void {
+    if (handler === undefined) this.#handlers.delete(name);
+    else this.#handlers.set(name, handler);
   }
 
   /**
@@ -186,11 +207,13 @@ export class GlobalService {
       return result;
     }
     if (method instanceof ExportFun && equals(method, TS_RESOLVER)) {
-      const h = this.#handlers.get(name) as readonly [Pid, ResolveFunction] | undefined;
-      // No resolver here (registered elsewhere, or since forgotten): OTP's default.
-      if (h === undefined) return this.resolveIt(randomExit, name, pid1, pid2);
+      const h = this.#handlers.get(name);
+      // No resolver here for this owner (registered elsewhere, or since forgotten): OTP's default.
+      if (h === undefined || !(equals(h.pid, pid1) || equals(h.pid, pid2))) {
+        return this.resolveIt(randomExit, name, pid1, pid2);
+      }
       try {
-        const r = await h[1](name, pid1, pid2);
+        const r = await h.fn(name, pid1, pid2);
         return r === 'none' ? G.none : r;
       } catch (e) {
         return new Tuple([EXIT, new Tuple([JS_ERROR, e instanceof Error ? e.message : String(e)])]);
@@ -212,7 +235,8 @@ export class GlobalService {
     this.#started('server', self);
     try {
       for (;;) {
-        const m = (await self.receive()) as unknown;
+        // What is queued is taken without a promise per message; wait only when empty.
+        const m = (self.tryReceive() ?? (await self.receive())) as unknown;
         if (m instanceof ServiceEvent) {
           this.#feed(m.input);
           continue;
@@ -241,12 +265,13 @@ export class GlobalService {
     this.#started(actor, self);
     try {
       for (;;) {
-        const m = await self.receive();
+        const m = self.tryReceive() ?? (await self.receive());
         if (this.#callAnswer(m)) continue;
         if (actor === 'locker') this.#feed({ kind: 'locker_message', message: m });
       }
     } catch (e) {
-      if (!isExitSignal(e)) this.#logger.error?.({ code: 'internal', actor, err: e }, 'global process crashed');
+      if (!isExitSignal(e))
+        this.#logger.error?.({ code: 'internal', actor, err: e }, 'global process crashed');
     }
   }
 
@@ -307,14 +332,20 @@ export class GlobalService {
         try {
           out = this.core.step(next);
         } catch (e) {
-          this.#logger.error?.({ code: 'internal', err: e, input: next.kind }, 'global core failed on an input');
+          this.#logger.error?.(
+            { code: 'internal', err: e, input: next.kind },
+            'global core failed on an input',
+          );
           out = [];
         }
         for (const o of out) {
           try {
             this.#perform(o);
           } catch (e) {
-            this.#logger.error?.({ code: 'internal', err: e, output: o.kind }, 'global could not perform an output');
+            this.#logger.error?.(
+              { code: 'internal', err: e, output: o.kind },
+              'global could not perform an output',
+            );
           }
         }
         next = this.#backlog.shift();
@@ -441,7 +472,8 @@ export class GlobalService {
       });
     } catch (e) {
       if (e instanceof RpcError) {
-        if (e.code === 'exception' && e.reason !== undefined) return new Tuple([G.badrpc, new Tuple([EXIT, e.reason])]);
+        if (e.code === 'exception' && e.reason !== undefined)
+          return new Tuple([G.badrpc, new Tuple([EXIT, e.reason])]);
         return new Tuple([G.badrpc, e.term ?? atom(e.code)]);
       }
       return new Tuple([G.badrpc, NOCONNECTION]);
@@ -466,6 +498,18 @@ export class GlobalService {
 }
 
 const randomExit: Term = new ExportFun(G.global, G.random_exit_name, 3);
+
+function checkOptions(o: GlobalOptions): void {
+  for (const [k, v] of [
+    ['resolveTimeoutMs', o.resolveTimeoutMs],
+    ['maxNames', o.maxNames],
+    ['maxLocks', o.maxLocks],
+  ] as const) {
+    if (v !== undefined && !(typeof v === 'number' && v > 0)) {
+      throw new GlobalError('bad_argument', `${k} must be a positive number, got ${String(v)}`);
+    }
+  }
+}
 
 function stoppedError(): GlobalError {
   return new GlobalError('stopped', 'global: the node stopped');

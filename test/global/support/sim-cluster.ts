@@ -19,10 +19,11 @@
  *
  * Everything random comes from one seed.
  */
+
+import { pidKey, refKey } from '../../../src/node/signals.ts';
 import { GlobalCore, type GlobalInput, type GlobalOutput } from '../../../src/services/global/core.ts';
 import { G } from '../../../src/services/global/messages.ts';
 import { builtinMethod, resolveBuiltin } from '../../../src/services/global/names.ts';
-import { pidKey, refKey } from '../../../src/node/signals.ts';
 import { Prng } from '../../../src/sim/prng.ts';
 import { Scheduler, type TimerHandle } from '../../../src/sim/scheduler.ts';
 import { type Atom, atom, Pid, Reference, type Term, Tuple } from '../../../src/term/index.ts';
@@ -43,18 +44,18 @@ export class SimNode {
   readonly core: GlobalCore;
   readonly pids: { server: Pid; locker: Pid; registrar: Pid; client: Pid };
   /** Live user processes. */
-  readonly live = new Map<string, Pid>();
+  readonly live: Map<string, Pid> = new Map();
   /** Messages user processes received. */
   readonly inbox: { to: Pid; message: Term }[] = [];
-  readonly watching = new Map<string, Pid>();
+  readonly watching: Map<string, Pid> = new Map();
   /** Remote nodes monitoring each local pid. */
-  readonly monitoredBy = new Map<string, Set<string>>();
-  readonly calls = new Map<string, { id: number; node: Atom }>();
-  readonly rpcs = new Map<number, string>();
-  readonly timers = new Map<number, TimerHandle>();
-  readonly ops = new Map<number, (result: Term) => void>();
+  readonly monitoredBy: Map<string, Set<string>> = new Map();
+  readonly calls: Map<string, { id: number; node: Atom }> = new Map();
+  readonly rpcs: Map<number, string> = new Map();
+  readonly timers: Map<number, TimerHandle> = new Map();
+  readonly ops: Map<number, (result: Term) => void> = new Map();
   readonly log: string[] = [];
-  nextPid = 10;
+  nextPid: number = 10;
 
   constructor(name: string, core: (pids: SimNode['pids']) => GlobalCore) {
     this.name = name;
@@ -157,7 +158,11 @@ export class SimCluster {
   }
 
   /** An API request on `node`; `done` gets its result. */
-  request(node: string, make: (op: number) => GlobalInput, done: (result: Term) => void = () => undefined): void {
+  request(
+    node: string,
+    make: (op: number) => GlobalInput,
+    done: (result: Term) => void = () => undefined,
+  ): void {
     const n = this.node(node);
     const op = ++this.#op;
     n.ops.set(op, done);
@@ -264,7 +269,9 @@ export class SimCluster {
         );
         return;
       case 'info':
-        this.#send(n.name, o.node.name, o.noconnect, (to) => this.feed(to, { kind: 'message', message: o.message }));
+        this.#send(n.name, o.node.name, o.noconnect, (to) =>
+          this.feed(to, { kind: 'message', message: o.message }),
+        );
         return;
       case 'send':
         this.#toPid(n, o.to, o.message);
@@ -307,8 +314,8 @@ export class SimCluster {
           false,
           (on) => {
             if (on.isAlive(o.pid)) {
-              let set = on.monitoredBy.get(key);
-              if (set === undefined) on.monitoredBy.set(key, (set = new Set()));
+              const set = on.monitoredBy.get(key) ?? new Set<string>();
+              on.monitoredBy.set(key, set);
               set.add(n.name);
             } else {
               this.#over(owner, n.name, () => {
@@ -347,7 +354,10 @@ export class SimCluster {
         this.connect(n.name, other, (ok) => {
           if (ok) {
             this.#send(n.name, other, false, (to) =>
-              this.feed(to, { kind: 'message', message: new Tuple([G.$gen_cast, new Tuple([G.in_sync, n.atom, true])]) }),
+              this.feed(to, {
+                kind: 'message',
+                message: new Tuple([G.$gen_cast, new Tuple([G.in_sync, n.atom, true])]),
+              }),
             );
           } else {
             this.#at(n.name, 0, () => this.feed(n, { kind: 'connect_failed', node: o.node }));
@@ -419,7 +429,8 @@ export class SimCluster {
 
   #toPid(from: SimNode, pid: Pid, message: Term): void {
     const deliver = (on: SimNode): void => {
-      if (pid.id === on.pids.locker.id && pid.node === on.atom) this.feed(on, { kind: 'locker_message', message });
+      if (pid.id === on.pids.locker.id && pid.node === on.atom)
+        this.feed(on, { kind: 'locker_message', message });
       else if (on.live.has(pidKey(pid))) on.inbox.push({ to: pid, message });
     };
     if (pid.node === from.atom) deliver(from);
@@ -518,7 +529,12 @@ export class SimCluster {
 function describe(x: GlobalInput | GlobalOutput): string {
   return JSON.stringify(x, (_k, v: unknown) => {
     if (typeof v === 'bigint') return `${v}n`;
-    if (v instanceof Tuple || v instanceof Pid || v instanceof Reference || (typeof v === 'object' && v !== null && v.constructor?.name === 'Atom')) {
+    if (
+      v instanceof Tuple ||
+      v instanceof Pid ||
+      v instanceof Reference ||
+      (typeof v === 'object' && v !== null && v.constructor?.name === 'Atom')
+    ) {
       return inspect(v as Term);
     }
     return v;

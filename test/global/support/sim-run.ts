@@ -11,7 +11,13 @@ import { SimCluster } from './sim-cluster.ts';
 
 const NAMES = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9', 'n10', 'n11', 'n12'].map((n) => atom(n));
 
-export function register(c: SimCluster, node: string, name: Term, pid: Pid, done?: (yes: boolean) => void): void {
+export function register(
+  c: SimCluster,
+  node: string,
+  name: Term,
+  pid: Pid,
+  done?: (yes: boolean) => void,
+): void {
   c.request(
     node,
     (op) => ({ kind: 'register', op, entry: { name, pid, method: RANDOM_EXIT_NAME }, force: false }),
@@ -34,7 +40,12 @@ export function table(c: SimCluster, node: string): string {
  * when `in_sync` is handled before the nodeup of the same connection (only possible when traffic
  * may overtake nodeup); it holds no lock and is dropped at the next nodedown.
  */
-export function settle(c: SimCluster, names: readonly string[], limitMs = 120_000, inertSessions = false): void {
+export function settle(
+  c: SimCluster,
+  names: readonly string[],
+  limitMs = 120_000,
+  inertSessions = false,
+): void {
   const start = c.sched.now();
   for (;;) {
     for (const a of names) for (const b of names) if (a < b && !c.connected(a, b)) c.connect(a, b);
@@ -64,8 +75,9 @@ export function settle(c: SimCluster, names: readonly string[], limitMs = 120_00
 }
 
 export function checkConverged(c: SimCluster, names: readonly string[]): void {
+  const tables = names.map((n) => `${n}: ${table(c, n)}`);
   const first = table(c, names[0]!);
-  for (const n of names) expect(table(c, n), `table of ${n}`).toBe(first);
+  if (names.some((n) => table(c, n) !== first)) throw new Error(`the tables differ:\n${tables.join('\n')}`);
   for (const n of names) {
     for (const e of c.node(n).core.nameEntries()) {
       expect(c.node(e.pid.node.name).isAlive(e.pid), `owner of ${inspect(e.name)} alive`).toBe(true);

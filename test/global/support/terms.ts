@@ -5,15 +5,15 @@
  */
 import { Atom, atom, decode, Pid, Reference, type Term, TermMap, Tuple } from '../../../src/term/index.ts';
 import { inspect } from '../../../src/term/inspect.ts';
-import { ImproperList } from '../../../src/term/types.ts';
 import { parseTerm } from '../../../src/term/parse.ts';
+import { ImproperList } from '../../../src/term/types.ts';
 
 /** `fun random_exit_name/3` of module global, as OTP 25.2.3 encodes it (from `ets:lookup(global_names, _)`). */
 export const BEAM_DEFAULT_METHOD: Term = decode(
   Buffer.from([
-    131, 112, 0, 0, 0, 73, 3, 215, 64, 169, 178, 165, 243, 6, 57, 45, 13, 118, 130, 71, 140, 64, 34, 0, 0, 0, 0, 0, 0, 0,
-    0, 100, 0, 6, 103, 108, 111, 98, 97, 108, 97, 0, 98, 6, 186, 5, 77, 88, 100, 0, 12, 102, 117, 110, 120, 49, 57, 57,
-    56, 52, 64, 118, 109, 0, 0, 0, 9, 0, 0, 0, 0, 107, 7, 192, 94,
+    131, 112, 0, 0, 0, 73, 3, 215, 64, 169, 178, 165, 243, 6, 57, 45, 13, 118, 130, 71, 140, 64, 34, 0, 0, 0,
+    0, 0, 0, 0, 0, 100, 0, 6, 103, 108, 111, 98, 97, 108, 97, 0, 98, 6, 186, 5, 77, 88, 100, 0, 12, 102, 117,
+    110, 120, 49, 57, 57, 56, 52, 64, 118, 109, 0, 0, 0, 9, 0, 0, 0, 0, 107, 7, 192, 94,
   ]),
 );
 
@@ -37,7 +37,9 @@ export function term(text: string): Term {
     return `'$hole${holes.length - 1}'`;
   };
   const src = text
-    .replace(PID, (_, node: string, id: string, serial: string) => hole(pid(node, Number(id), Number(serial))))
+    .replace(PID, (_, node: string, id: string, serial: string) =>
+      hole(pid(node, Number(id), Number(serial))),
+    )
     .replace(REF, (_, n: string) => hole(new Reference(atom('ref@host'), CREATION, [Number(n), 0, 0])))
     .replace(FUN, () => hole(BEAM_DEFAULT_METHOD));
   return fill(parseTerm(src), holes);
@@ -50,7 +52,11 @@ function fill(t: Term, holes: readonly Term[]): Term {
   }
   if (t instanceof Tuple) return new Tuple(t.elements.map((e) => fill(e, holes)));
   if (Array.isArray(t)) return t.map((e: Term) => fill(e, holes));
-  if (t instanceof ImproperList) return new ImproperList(t.elements.map((e) => fill(e, holes)), fill(t.tail, holes));
+  if (t instanceof ImproperList)
+    return new ImproperList(
+      t.elements.map((e) => fill(e, holes)),
+      fill(t.tail, holes),
+    );
   if (t instanceof Map) {
     const m = new TermMap();
     for (const [k, v] of t) m.set(fill(k, holes), fill(v, holes));

@@ -29,7 +29,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { GlobalCore, type GlobalOutput } from '../../../src/services/global/core.ts';
 import { RANDOM_EXIT_NAME, readLockId } from '../../../src/services/global/messages.ts';
 import { Prng } from '../../../src/sim/prng.ts';
-import { atom, type Atom, Pid, Reference, type Term, Tuple } from '../../../src/term/index.ts';
+import { type Atom, atom, type Pid, Reference, type Term, Tuple } from '../../../src/term/index.ts';
 import { CREATION, pid, show, term } from './terms.ts';
 
 interface Pending {
@@ -74,7 +74,12 @@ export function runTranscript(text: string): string {
       core = new GlobalCore({
         node: me,
         creation: CREATION,
-        pids: { server: pid(me.name, 1), locker: pid(me.name, 2), registrar: pid(me.name, 3), client: pid(me.name, 4) },
+        pids: {
+          server: pid(me.name, 1),
+          locker: pid(me.name, 2),
+          registrar: pid(me.name, 3),
+          client: pid(me.name, 4),
+        },
         rng: new Prng(Number(o.seed ?? '1')),
         isAlive: (p) => !dead.has(`${p.id}.${p.serial}`),
         newTag: () => tag++,
@@ -105,7 +110,8 @@ export function runTranscript(text: string): string {
         const sp2 = rest.indexOf(' ');
         const how = rest.slice(0, sp2);
         const body = rest.slice(sp2 + 1);
-        if (how === 'cast') print(c.step({ kind: 'message', message: new Tuple([atom('$gen_cast'), term(body)]) }));
+        if (how === 'cast')
+          print(c.step({ kind: 'message', message: new Tuple([atom('$gen_cast'), term(body)]) }));
         else if (how === 'info') print(c.step({ kind: 'message', message: term(body) }));
         else if (how === 'locker') print(c.step({ kind: 'locker_message', message: term(body) }));
         else if (how === 'call') {
@@ -121,7 +127,9 @@ export function runTranscript(text: string): string {
       case 'reply': {
         const p = calls.shift();
         if (p === undefined) throw new Error(`line ${i + 1}: no call to answer`);
-        print(c.step({ kind: 'reply', id: p.id, node: p.node, reply: rest === 'bad' ? undefined : term(rest) }));
+        print(
+          c.step({ kind: 'reply', id: p.id, node: p.node, reply: rest === 'bad' ? undefined : term(rest) }),
+        );
         break;
       }
       case 'resolve': {
@@ -180,10 +188,13 @@ export function runTranscript(text: string): string {
         for (const e of c.nameEntries()) out.push(`  ${show(e.name)} -> ${show(e.pid)} ${show(e.method)}`);
         break;
       case 'known':
-        out.push(`  known ${show(c.knownNodes())} synced ${show(c.syncedNodes())} sessions ${show(c.sessions())}`);
+        out.push(
+          `  known ${show(c.knownNodes())} synced ${show(c.syncedNodes())} sessions ${show(c.sessions())}`,
+        );
         break;
       case 'locks':
-        for (const l of c.lockEntries()) out.push(`  ${show(l.resource)} ${show(l.requester)} ${show(l.holders)}`);
+        for (const l of c.lockEntries())
+          out.push(`  ${show(l.resource)} ${show(l.requester)} ${show(l.holders)}`);
         break;
       case 'whereis':
         out.push(`  ${show(c.whereis(term(rest)) ?? atom('undefined'))}`);
@@ -194,7 +205,6 @@ export function runTranscript(text: string): string {
   }
   return out.join('\n');
 }
-
 
 /** Splits `a b c` where each part is a term (parts separated by spaces at nesting depth 0). */
 function splitTerms(text: string): Term[] {
