@@ -575,7 +575,8 @@ export class TermWriter {
       this.#ensure(5);
       this.#buf[this.#pos++] = BINARY_EXT;
       this.u32(n);
-      (this.#deferred ??= []).push(this.#pos, bin);
+      this.#deferred ??= [];
+      this.#deferred.push(this.#pos, bin);
       this.#deferredBytes += n;
       return;
     }
