@@ -766,7 +766,7 @@ export class TermReader {
  * fast as `buf.subarray()` or `Buffer.from(ab, offset, length)`, which check their arguments
  * and look up the `buffer` getter each time.
  */
-class BufferView extends Uint8Array {}
+const BufferView: typeof Uint8Array = anonymousSubclass();
 Object.setPrototypeOf(BufferView.prototype, Buffer.prototype);
 Object.defineProperty(BufferView.prototype, 'constructor', {
   value: Buffer,
@@ -774,6 +774,15 @@ Object.defineProperty(BufferView.prototype, 'constructor', {
   configurable: true,
   enumerable: false,
 });
+
+/**
+ * `class extends Uint8Array {}`, made where no name is bound to it: tools that keep class names
+ * (esbuild's keepNames, which tsx uses) redefine a named class's `name`, and V8 then builds its
+ * instances on a slow path.
+ */
+function anonymousSubclass(): typeof Uint8Array {
+  return class extends Uint8Array {};
+}
 
 function u32(b: Uint8Array, p: number): number {
   return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;

@@ -3,11 +3,13 @@
  * emits (smallest integer tag, NEW_FLOAT_EXT, SMALL_ATOM_UTF8_EXT, STRING_EXT for byte lists,
  * NEW_PID_EXT, NEWER_REFERENCE_EXT, NEW_PORT_EXT).
  *
- * One growable {@link TermWriter} does all the work: one pass, no intermediate buffers, no
- * closures per term. Atoms copy their cached UTF-8 bytes. `encode` writes into a small pooled
- * buffer and copies the result out exactly sized; binaries of a kilobyte or more skip the
- * buffer and are copied once, into the result. Output is deterministic: the same value always
- * gives the same bytes (maps and objects in iteration order).
+ * One growable {@link TermWriter} does all the work: no intermediate buffers, no closures per
+ * term, `typeof` tests and `instanceof` chains with the commonest classes first. Atoms copy their
+ * cached UTF-8 bytes. `encode` sizes a small, plain term first (a walk bounded in nodes and
+ * depth), then writes it into one exactly sized buffer that it returns: one allocation, no copy.
+ * Any other term goes into a small pooled buffer that grows, and is copied out exactly sized;
+ * binaries of a kilobyte or more skip that buffer and are copied once, into the result. Output is
+ * deterministic: the same value always gives the same bytes (maps and objects in iteration order).
  *
  * @module
  */
@@ -115,6 +117,8 @@ export class TermWriter {
   /** Forgets the bytes written; keeps the buffer. */
   reset(): void {
     this.#pos = 0;
+    this.#deferred = undefined;
+    this.#deferredBytes = 0;
   }
 
   /** Bytes written so far. */
@@ -263,7 +267,12 @@ export class TermWriter {
    */
   sizeOf(term: Term): number {
     this.#sizeBudget = SIZE_BUDGET;
-    return this.#size(term, 0);
+    try {
+      return this.#size(term, 0);
+    } catch {
+      // A Map whose iteration throws, say: the writer will meet it and report it properly.
+      return -1;
+    }
   }
 
   #size(t: Term, depth: number): number {
@@ -277,6 +286,7 @@ export class TermWriter {
       return -1;
     }
     if (t === null || --this.#sizeBudget < 0 || depth > SIZE_DEPTH) return -1;
+    if (ArrayBuffer.isView(t)) return t instanceof Uint8Array ? 5 + t.length : -1;
     if (t instanceof Atom) {
       const n = t.utf8.length;
       return n < 256 ? 2 + n : -1;
@@ -305,9 +315,7 @@ export class TermWriter {
       }
       return size;
     }
-    if (t instanceof Uint8Array) return 5 + t.length;
     if (t instanceof Map) {
-      if (this.#canonical) return -1;
       let size = 5;
       for (const [k, v] of t as ReadonlyMap<Term, Term>) {
         const ks = this.#size(k, depth + 1);
@@ -356,15 +364,18 @@ export class TermWriter {
 
   #object(term: object, depth: number): void {
     // Commonest classes first. `instanceof` measured faster here than dispatching on
-    // `term.constructor`, a megamorphic load at this site.
-    if (term instanceof Atom) {
+    // `term.constructor`, a megamorphic load at this site. Binaries are told apart first by
+    // `ArrayBuffer.isView`, one type check: their prototype chains are long, and each failed
+    // `instanceof` walks all of it.
+    if (ArrayBuffer.isView(term)) {
+      if (term instanceof Uint8Array) this.#binary(term);
+      else throw new TermEncodeError('unencodable', `a ${term.constructor.name} has no Erlang counterpart`);
+    } else if (term instanceof Atom) {
       this.#atom(term);
     } else if (term instanceof Tuple) {
       this.#tuple(term.elements, depth);
     } else if (Array.isArray(term)) {
       this.#list(term as readonly Term[], depth);
-    } else if (term instanceof Uint8Array) {
-      this.#binary(term);
     } else if (term instanceof Map) {
       this.#map(term as ReadonlyMap<Term, Term>, depth);
     } else if (term instanceof Float) {
@@ -847,25 +858,28 @@ export function encode(term: Term, options?: EncodeOptions): Buffer {
       w.writeVersioned(term);
       return w.take();
     }
-    w.allocate(ENCODE_START_BYTES);
-    w.deferLargeBinaries();
-    w.writeVersioned(term);
-    return w.finish();
+    return encodeGrowing(w, term);
   }
-  // Otherwise one pass into a small pooled buffer that grows, then one exact copy; large
-  // binaries are copied once, straight into the result.
-  const w = new TermWriter(ENCODE_START_BYTES);
-  if (options !== undefined) {
-    if (options.maxDepth !== undefined) w.setMaxDepth(options.maxDepth);
-    const c = options.compressed;
-    if (c !== undefined && c !== false) {
-      const level = c === true ? 6 : c;
-      if (!Number.isInteger(level) || level < 1 || level > 9) {
-        throw new TermEncodeError('invalid', `compression level must be 1..9, not ${level}`);
-      }
-      return compressed(w, term, level);
+  const w = new TermWriter(0);
+  if (options.maxDepth !== undefined) w.setMaxDepth(options.maxDepth);
+  const c = options.compressed;
+  if (c !== undefined && c !== false) {
+    const level = c === true ? 6 : c;
+    if (!Number.isInteger(level) || level < 1 || level > 9) {
+      throw new TermEncodeError('invalid', `compression level must be 1..9, not ${level}`);
     }
+    w.allocate(ENCODE_START_BYTES);
+    return compressed(w, term, level);
   }
+  return encodeGrowing(w, term);
+}
+
+/**
+ * The other way: one pass into a small buffer from Node's pool that grows as needed, then one
+ * exact copy; binaries of {@link DEFER_BYTES} or more are copied once, straight into the result.
+ */
+function encodeGrowing(w: TermWriter, term: Term): Buffer {
+  w.allocate(ENCODE_START_BYTES);
   w.deferLargeBinaries();
   w.writeVersioned(term);
   return w.finish();

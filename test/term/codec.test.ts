@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { equals } from '../../src/term/compare.ts';
@@ -311,6 +312,38 @@ describe('encode: exact bytes', () => {
     expect([...encode(atom('a'), { compressed: 9 })]).toEqual([131, 119, 1, 97]);
   });
 
+  it('gives the bytes of a plain TermWriter whichever way it sizes and allocates', () => {
+    const plain = (t: Term): Buffer => {
+      const w = new TermWriter(16);
+      w.writeVersioned(t);
+      return w.finish();
+    };
+    const big = Buffer.alloc(5000, 7);
+    const deep = (n: number): Term => (n === 0 ? 1 : [deep(n - 1)]);
+    const terms: Term[] = [
+      // Sized first: small and plain.
+      tuple(atom('msg'), 42, Buffer.from('payload')),
+      new Map<Term, Term>([[atom('k'), [1, 2.5, 'text', true]]]),
+      // Written into a growing buffer: past the sizing budget, deep, or of a rarer class.
+      Array.from({ length: 300 }, (_, i) => tuple(i, Buffer.from('x'))),
+      deep(20),
+      tuple(2n ** 70n, ref, 'ü'),
+      // Large binaries, copied once into the result, before, between and after other bytes.
+      big,
+      tuple(big, atom('mid'), big, 1),
+      Array.from({ length: 300 }, (_, i) => (i % 100 === 0 ? big : i)),
+      { a: big, b: new BitBinary(Buffer.alloc(2000, 0xff), 3), c: 1, d: big, e: Buffer.from('tail') },
+      [{}, big],
+    ];
+    for (const [i, t] of terms.entries()) {
+      expect(encode(t).equals(plain(t)), `#${i}`).toBe(true);
+      expect(equals(decode(encode(t)), t), `#${i}`).toBe(true);
+    }
+    // A term that fails after a large binary: the error, on either path.
+    expect(() => encode({ a: [big, Number.NaN] })).toThrow(TermEncodeError);
+    expect(() => encode([big, Number.NaN])).toThrow(TermEncodeError);
+  });
+
   it('is deterministic', () => {
     const t = tuple(new Map<Term, Term>([[tuple(atom('k'), 1), { a: [1.5, 'x'] }]]), 2n ** 100n, ref);
     expect(encode(t).equals(encode(t))).toBe(true);
@@ -584,6 +617,25 @@ describe('decode: API', () => {
     expect(view.toString()).toBe('abz');
     expect(copy.toString()).toBe('abc');
     expect(view.buffer).toBe(input.buffer);
+  });
+
+  it('decoded binaries are Buffers in every way that shows', () => {
+    const input = encode(tuple(Buffer.from('hello'), new BitBinary(Buffer.from([0xf0]), 4)));
+    const t = decode(input) as Tuple;
+    const b = t.at(0) as Buffer;
+    expect(Buffer.isBuffer(b)).toBe(true);
+    expect(b).toBeInstanceOf(Buffer);
+    expect(b.constructor).toBe(Buffer);
+    expect(b).toEqual(Buffer.from('hello'));
+    expect(b).toStrictEqual(Buffer.from('hello'));
+    expect(inspect(b)).toBe('<Buffer 68 65 6c 6c 6f>');
+    expect(b.toString('hex')).toBe('68656c6c6f');
+    expect(b.subarray(1, 3).toString()).toBe('el');
+    expect(Buffer.isBuffer(b.subarray(1))).toBe(true);
+    expect(Buffer.concat([b, b]).toString()).toBe('hellohello');
+    expect(b.equals(Buffer.from('hello'))).toBe(true);
+    expect(JSON.stringify(b)).toBe(JSON.stringify(Buffer.from('hello')));
+    expect(Buffer.isBuffer((t.at(1) as BitBinary).data)).toBe(true);
   });
 
   it('a plain Uint8Array input gives Buffer views too', () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compare, equals } from '../../src/term/compare.ts';
 import { decode } from '../../src/term/decode.ts';
-import { encode } from '../../src/term/encode.ts';
+import { encode, TermWriter } from '../../src/term/encode.ts';
 import { TermMap } from '../../src/term/map.ts';
 import { atom, float, ImproperList, type Term, Tuple } from '../../src/term/types.ts';
 import {
@@ -97,6 +97,17 @@ describe('codec properties', () => {
         const bytes = encode(t);
         expect(encode(t).equals(bytes)).toBe(true);
         expect(encode(decode(bytes)).equals(bytes)).toBe(true);
+      }),
+      params,
+    );
+  });
+
+  it('encode gives the bytes a plain TermWriter writes, whether it sizes the term first or not', () => {
+    fc.assert(
+      fc.property(arbTerm, (t) => {
+        const w = new TermWriter(8);
+        w.writeVersioned(t);
+        expect(encode(t).equals(w.finish())).toBe(true);
       }),
       params,
     );
