@@ -294,26 +294,16 @@ export class TermWriter {
     if (t instanceof Tuple) {
       const els = t.elements;
       const n = els.length;
-      let size = n < 256 ? 2 : 5;
-      for (let i = 0; i < n; i++) {
-        const e = this.#size(els[i]!, depth + 1);
-        if (e < 0) return -1;
-        size += e;
-      }
-      return size;
+      const size = this.#sizeElements(els, depth + 1);
+      return size < 0 ? -1 : size + (n < 256 ? 2 : 5);
     }
     if (Array.isArray(t)) {
       const els = t as readonly Term[];
       const n = els.length;
       if (n === 0) return 1;
       if (n <= 65535 && isByteList(els)) return 3 + n;
-      let size = 6;
-      for (let i = 0; i < n; i++) {
-        const e = this.#size(els[i]!, depth + 1);
-        if (e < 0) return -1;
-        size += e;
-      }
-      return size;
+      const size = this.#sizeElements(els, depth + 1);
+      return size < 0 ? -1 : size + 6;
     }
     if (t instanceof Map) {
       let size = 5;
@@ -328,6 +318,24 @@ export class TermWriter {
     }
     if (t instanceof Float) return 9;
     return -1;
+  }
+
+  /** Sizes of `els` summed, or -1; small integers and atoms, the commonest, without a call. */
+  #sizeElements(els: readonly Term[], depth: number): number {
+    let size = 0;
+    for (let i = 0; i < els.length; i++) {
+      const e = els[i]!;
+      if (typeof e === 'number' && (e | 0) === e) {
+        size += e >= 0 && e < 256 ? 2 : 5;
+      } else if (e instanceof Atom && e.utf8.length < 256) {
+        size += 2 + e.utf8.length;
+      } else {
+        const s = this.#size(e, depth);
+        if (s < 0) return -1;
+        size += s;
+      }
+    }
+    return size;
   }
 
   #grow(need: number): void {
@@ -626,7 +634,12 @@ export class TermWriter {
       this.#buf[this.#pos++] = LARGE_TUPLE_EXT;
       this.u32(n);
     }
-    for (let i = 0; i < n; i++) this.#term(elements[i]!, depth);
+    for (let i = 0; i < n; i++) {
+      const e = elements[i]!;
+      // Atoms and small integers, the commonest elements, without a call.
+      if (e instanceof Atom && e.utf8.length < 256) this.#atomUtf8(e.utf8);
+      else this.#term(e, depth);
+    }
   }
 
   #list(elements: readonly Term[], depth: number): void {
