@@ -1129,16 +1129,6 @@ export class Node extends EventEmitter<NodeEvents> {
         t.deliver(msg.to, { kind: 'exit', from: msg.from, reason: msg.reason, link: msg.kind === 'exit' });
         return;
       case 'monitor':
-        if (msg.from.node !== peer) {
-          this.spoofed(conn, msg);
-          return;
-        }
-        if (msg.to instanceof Pid && msg.to.node !== this.atom) {
-          this.misrouted(conn, msg);
-          return;
-        }
-        t.deliver(msg.to, { kind: 'monitor', from: msg.from, ref: msg.ref });
-        return;
       case 'demonitor':
         if (msg.from.node !== peer) {
           this.spoofed(conn, msg);
@@ -1148,7 +1138,12 @@ export class Node extends EventEmitter<NodeEvents> {
           this.misrouted(conn, msg);
           return;
         }
-        t.deliver(msg.to, { kind: 'demonitor', from: msg.from, ref: msg.ref });
+        t.deliver(
+          msg.to,
+          msg.kind === 'monitor'
+            ? { kind: 'monitor', from: msg.from, ref: msg.ref }
+            : { kind: 'demonitor', from: msg.from, ref: msg.ref },
+        );
         return;
       case 'monitor_exit':
         if (msg.from instanceof Pid && msg.from.node !== peer) {
