@@ -417,7 +417,7 @@ export class RaftElection {
   #becomePreCandidate(): void {
     if (this.#role === 'leader')
       throw new ElectionError('illegal-transition', `${this.id}: leader -> pre-candidate`);
-    this.#stepFn = this.#stepPreCandidate;
+    this.#stepFn = this.#stepCampaign;
     this.#tickFn = this.#tickElection;
     this.#setRole('pre-candidate');
     this.#setLeader(null);
@@ -442,7 +442,7 @@ export class RaftElection {
     }
     this.#term++;
     this.#vote = this.id;
-    this.#stepFn = this.#stepCandidate;
+    this.#stepFn = this.#stepCampaign;
     this.#tickFn = this.#tickElection;
     this.#setRole('candidate');
     this.#setLeader(null);
@@ -547,10 +547,13 @@ export class RaftElection {
     }
   }
 
-  #stepPreCandidate(m: ElectionMessage): void {
+  /** Pre-candidate and candidate: alike but for which answers to their own campaign count. */
+  #stepCampaign(m: ElectionMessage): void {
     switch (m.type) {
       case 'Heartbeat':
-        // A leader of our term exists (we did not raise it): follow it.
+        // §5.2: "If the leader's term is at least as large as the candidate's current term,
+        // then the candidate recognizes the leader as legitimate and returns to follower state."
+        // A pre-candidate did not raise its term, so such a leader is of its term too.
         this.#becomeFollower(m.term, m.from);
         this.#onHeartbeat(m);
         return;
@@ -561,37 +564,18 @@ export class RaftElection {
       case 'PreVoteResponse':
         // Only answers to this campaign's proposal count; a rejection with a newer term has
         // already made us a follower.
-        if (m.term !== this.#term + 1 && !(m.term === this.#term && !m.granted)) {
-          this.stats.unexpected++;
-          return;
-        }
+        if (this.#role !== 'pre-candidate') break;
+        if (m.term !== this.#term + 1 && !(m.term === this.#term && !m.granted)) break;
         this.#votes.set(m.from, m.granted);
         this.#afterTally(this.#tally(), () => this.#becomeCandidate());
         return;
-      default:
-        this.stats.unexpected++;
-    }
-  }
-
-  #stepCandidate(m: ElectionMessage): void {
-    switch (m.type) {
-      case 'Heartbeat':
-        // §5.2: "If the leader's term is at least as large as the candidate's current term,
-        // then the candidate recognizes the leader as legitimate and returns to follower state."
-        this.#becomeFollower(m.term, m.from);
-        this.#onHeartbeat(m);
-        return;
-      case 'PreVote':
-      case 'RequestVote':
-        this.#onVoteRequest(m);
-        return;
       case 'RequestVoteResponse':
+        if (this.#role !== 'candidate') break;
         this.#votes.set(m.from, m.granted);
         this.#afterTally(this.#tally(), () => this.#becomeLeader());
         return;
-      default:
-        this.stats.unexpected++;
     }
+    this.stats.unexpected++;
   }
 
   #stepLeader(m: ElectionMessage): void {
