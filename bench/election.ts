@@ -13,10 +13,10 @@
  * `npx tsx bench/run.ts election [--trials N] [--seed N]`.
  */
 import { quorum } from '../src/cluster/election/config.ts';
+import { SimElectionCluster } from '../src/cluster/election/simulation.ts';
 import { Prng } from '../src/sim/prng.ts';
 import { seedFromArgs } from '../src/sim/replay.ts';
 import { Scheduler } from '../src/sim/scheduler.ts';
-import { SimElectionCluster } from '../test/election/support/sim-cluster.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
 
 const TIMEOUT = { min: 150, max: 300 };

@@ -7,11 +7,11 @@
  * `SIM_SEED=<n> npx vitest run test/election/sim.test.ts` replays it.
  */
 import { describe, expect, it } from 'vitest';
+import { InvariantError } from '../../src/cluster/election/checker.ts';
+import { SimElectionCluster } from '../../src/cluster/election/simulation.ts';
 import { simSeeds } from '../../src/sim/replay.ts';
 import { Scheduler } from '../../src/sim/scheduler.ts';
-import { InvariantError } from './support/checker.ts';
 import { defaultScenario, runScenario, type ScenarioResult } from './support/scenario.ts';
-import { SimElectionCluster } from './support/sim-cluster.ts';
 
 const RUNS = 10_000;
 const replaying = process.env.SIM_SEED !== undefined && process.env.SIM_SEED !== '';

@@ -5,10 +5,10 @@
  * requires a leader they all follow, holding a lease, within a bound.
  */
 import { quorum } from '../../../src/cluster/election/config.ts';
+import { SimElectionCluster, type SimElectionNode } from '../../../src/cluster/election/simulation.ts';
 import type { NetworkOptions } from '../../../src/sim/network.ts';
 import { Prng } from '../../../src/sim/prng.ts';
 import { Scheduler } from '../../../src/sim/scheduler.ts';
-import { SimElectionCluster, type SimElectionNode } from './sim-cluster.ts';
 
 /** What one run did. */
 export interface ScenarioResult {

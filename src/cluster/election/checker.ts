@@ -9,9 +9,9 @@
  * - fencing: the token of the lease holder only grows over real time, strictly when the
  *   holder or its term changes.
  */
-import type { ElectionMessage, NodeId } from '../../../src/cluster/election/messages.ts';
-import type { RaftElection } from '../../../src/cluster/election/raft.ts';
-import type { HardState } from '../../../src/cluster/election/storage.ts';
+import type { ElectionMessage, NodeId } from './messages.ts';
+import type { RaftElection } from './raft.ts';
+import type { HardState } from './storage.ts';
 
 /** A broken invariant, with when and where. */
 export interface Violation {

@@ -3,16 +3,17 @@
  * drifting clocks, crashes and restarts with storage that survives them, and an outside
  * checker after every event. Used by the simulation tests and by bench/election.ts.
  */
-import type { ElectionConfig } from '../../../src/cluster/election/config.ts';
-import { ElectionError } from '../../../src/cluster/election/errors.ts';
-import type { ElectionMessage, NodeId } from '../../../src/cluster/election/messages.ts';
-import { type ElectionEvent, RaftElection } from '../../../src/cluster/election/raft.ts';
-import { MemoryStorage } from '../../../src/cluster/election/storage.ts';
-import type { Clock } from '../../../src/sim/clock.ts';
-import { type NetworkOptions, SimNetwork } from '../../../src/sim/network.ts';
-import { Prng } from '../../../src/sim/prng.ts';
-import type { Scheduler, TimerHandle } from '../../../src/sim/scheduler.ts';
+
+import type { Clock } from '../../sim/clock.ts';
+import { type NetworkOptions, SimNetwork } from '../../sim/network.ts';
+import { Prng } from '../../sim/prng.ts';
+import type { Scheduler, TimerHandle } from '../../sim/scheduler.ts';
 import { ElectionChecker } from './checker.ts';
+import type { ElectionConfig } from './config.ts';
+import { ElectionError } from './errors.ts';
+import type { ElectionMessage, NodeId } from './messages.ts';
+import { type ElectionEvent, RaftElection } from './raft.ts';
+import { MemoryStorage } from './storage.ts';
 
 /**
  * A node's clock: piecewise linear in real (virtual) time, its rate always within
