@@ -1,10 +1,9 @@
 /**
  * Interop of a TypeScript node with real OTP 25 `erl` nodes, on a private EPMD.
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { Node } from '../../src/node/node.ts';
-import type { NodeOptions } from '../../src/node/options.ts';
+import { expect, it } from 'vitest';
 import { atom, decode, encode, equals, Pid, type Term, type Tuple, tuple } from '../../src/term/index.ts';
+import { useTestCluster } from '../support/cluster.ts';
 import {
   echoVia,
   nextEvent,
@@ -13,51 +12,15 @@ import {
   termCorpus,
   until,
 } from '../support/dist-helpers.ts';
-import { type EpmdProcess, freePort, startEpmd } from '../support/epmd.ts';
+import { freePort } from '../support/epmd.ts';
 import { describeErl } from '../support/erl.ts';
-import { type ErlNode, startErlNode, stopAllErlNodes } from '../support/erl-node.ts';
 
 const COOKIE = 'interop-cookie';
 const TICK_SEC = 2;
 
 describeErl('distribution interop with erl', () => {
-  let epmd: EpmdProcess;
-  const started: Node[] = [];
-  let seq = 0;
-
-  beforeAll(async () => {
-    epmd = await startEpmd();
-  });
-  afterEach(async () => {
-    await Promise.all(started.splice(0).map((n) => n.stop()));
-    await stopAllErlNodes();
-  });
-  afterAll(async () => {
-    await stopAllErlNodes();
-    await epmd?.stop();
-  });
-
-  async function tsNode(opts: Partial<NodeOptions> = {}): Promise<Node> {
-    const node = await Node.start({
-      name: `ts${++seq}@127.0.0.1`,
-      cookie: COOKIE,
-      epmd: 'external',
-      epmdPort: epmd.port,
-      netTicktimeMs: TICK_SEC * 1000,
-      ...opts,
-    });
-    started.push(node);
-    return node;
-  }
-
-  function erlNode(name: string, opts: { cookie?: string; epmdPort?: number } = {}): Promise<ErlNode> {
-    return startErlNode({
-      name: `${name}@127.0.0.1`,
-      cookie: opts.cookie ?? COOKIE,
-      epmdPort: opts.epmdPort ?? epmd.port,
-      netTicktimeSec: TICK_SEC,
-    });
-  }
+  const cluster = useTestCluster({ cookie: COOKIE, prefix: 'ts', netTicktimeMs: TICK_SEC * 1000 });
+  const { tsNode, erlNode } = cluster;
 
   it('erl pings TS and TS pings erl', async () => {
     const e = await erlNode('ping1');

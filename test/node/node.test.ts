@@ -5,16 +5,10 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SPAWN_REQUEST } from '../../src/dist/control.ts';
 import { Node } from '../../src/node/node.ts';
-import {
-  isAllowed,
-  NodeError,
-  type NodeOptions,
-  parseNodeName,
-  readCookieFile,
-} from '../../src/node/options.ts';
+import { isAllowed, NodeError, parseNodeName, readCookieFile } from '../../src/node/options.ts';
 import {
   atom,
   decode,
@@ -26,6 +20,7 @@ import {
   type Tuple,
   tuple,
 } from '../../src/term/index.ts';
+import { useTestCluster } from '../support/cluster.ts';
 import {
   echoVia,
   nextEvent,
@@ -36,7 +31,6 @@ import {
   termCorpus,
   until,
 } from '../support/dist-helpers.ts';
-import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 import { rawConnect } from '../support/raw-peer.ts';
 
 describe('node options', () => {
@@ -119,34 +113,13 @@ describe('node options', () => {
 });
 
 describe('two TypeScript nodes', () => {
-  let epmd: EpmdProcess;
-  const started: Node[] = [];
-  let seq = 0;
-
-  beforeAll(async () => {
-    epmd = await startEpmd();
+  const cluster = useTestCluster({
+    cookie: 'c00kie',
+    prefix: 'n',
+    netTicktimeMs: 2000,
+    afterEachTest: stopAllTsNodeProcesses,
   });
-  afterEach(async () => {
-    await Promise.all(started.splice(0).map((n) => n.stop()));
-    await stopAllTsNodeProcesses();
-  });
-  afterAll(async () => {
-    await stopAllTsNodeProcesses();
-    await epmd?.stop();
-  });
-
-  async function tsNode(opts: Partial<NodeOptions> = {}): Promise<Node> {
-    const node = await Node.start({
-      name: `n${++seq}@127.0.0.1`,
-      cookie: 'c00kie',
-      epmd: 'external',
-      epmdPort: epmd.port,
-      netTicktimeMs: 2000,
-      ...opts,
-    });
-    started.push(node);
-    return node;
-  }
+  const { tsNode } = cluster;
 
   it('pings both ways and reports nodeup, nodes() and nodedown', async () => {
     const a = await tsNode();
@@ -408,7 +381,7 @@ describe('two TypeScript nodes', () => {
   it('refuses a second node with a registered name', async () => {
     const a = await tsNode();
     await expect(
-      Node.start({ name: a.name, cookie: 'c00kie', epmd: 'external', epmdPort: epmd.port }),
+      Node.start({ name: a.name, cookie: 'c00kie', epmd: 'external', epmdPort: cluster.epmdPort }),
     ).rejects.toMatchObject({ code: 'duplicate_name' });
   });
 
@@ -435,7 +408,7 @@ describe('two TypeScript nodes', () => {
     const child = await startTsNodeProcess({
       name: 'child1@127.0.0.1',
       cookie: 'c00kie',
-      epmdPort: epmd.port,
+      epmdPort: cluster.epmdPort,
       netTicktimeMs: 2000,
     });
     expect(await a.ping(child.name)).toBe('pong');
@@ -452,7 +425,7 @@ describe('two TypeScript nodes', () => {
     const child = await startTsNodeProcess({
       name: 'child2@127.0.0.1',
       cookie: 'c00kie',
-      epmdPort: epmd.port,
+      epmdPort: cluster.epmdPort,
       netTicktimeMs: 1000,
     });
     expect(await a.ping(child.name)).toBe('pong');

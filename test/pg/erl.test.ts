@@ -5,55 +5,25 @@
  * BEAM's scope processes are the ones it started with: a message of ours it did not expect
  * would have crashed them.
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { Node } from '../../src/node/node.ts';
+import { expect, it } from 'vitest';
+import type { Node } from '../../src/node/node.ts';
 import { atom, type Pid, type Term, Tuple } from '../../src/term/index.ts';
+import { useTestCluster } from '../support/cluster.ts';
 import { until } from '../support/dist-helpers.ts';
-import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 import { describeErl } from '../support/erl.ts';
-import { type ErlNode, startErlNode, stopAllErlNodes } from '../support/erl-node.ts';
+import type { ErlNode } from '../support/erl-node.ts';
 import { idle, pidSet, sameMembers, waitMembers } from './support.ts';
 
 const COOKIE = 'pg-interop';
 
 describeErl('pg interop with erl', () => {
-  let epmd: EpmdProcess;
-  const started: Node[] = [];
+  const cluster = useTestCluster({ cookie: COOKIE, prefix: 'pgts', netTicktimeMs: 4000 });
   let seq = 0;
 
-  beforeAll(async () => {
-    epmd = await startEpmd();
-  });
-  afterEach(async () => {
-    await Promise.all(started.splice(0).map((n) => n.stop()));
-    await stopAllErlNodes();
-  });
-  afterAll(async () => {
-    await stopAllErlNodes();
-    await epmd?.stop();
-  });
-
-  async function tsNode(hidden: boolean): Promise<Node> {
-    const node = await Node.start({
-      name: `pgts${++seq}@127.0.0.1`,
-      cookie: COOKIE,
-      epmd: 'external',
-      epmdPort: epmd.port,
-      netTicktimeMs: 4000,
-      hidden,
-    });
-    started.push(node);
-    return node;
-  }
+  const tsNode = (hidden: boolean): Promise<Node> => cluster.tsNode({ hidden });
 
   async function erlNode(): Promise<ErlNode> {
-    const e = await startErlNode({
-      name: `pgerl${++seq}@127.0.0.1`,
-      cookie: COOKIE,
-      epmdPort: epmd.port,
-      netTicktimeSec: 4,
-      args: ['-kernel', 'start_pg', 'true'],
-    });
+    const e = await cluster.erlNode(`pgerl${++seq}`, { args: ['-kernel', 'start_pg', 'true'] });
     await e.eval('{ok, _} = pg:start(my_scope), ok');
     return e;
   }
