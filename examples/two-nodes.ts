@@ -49,11 +49,13 @@ if (await hasErl()) {
       cookie,
       '-eval',
       `
+      spawn(fun() -> io:get_line(""), halt() end),
       register(echo, self()),
       Loop = fun L() -> receive {From, Msg} -> From ! {echo, Msg}, L() end end,
       Loop().`,
     ],
-    { stdio: 'ignore' },
+    // stdin stays a pipe: carol halts when it reads end of file, so it never outlives this process.
+    { stdio: ['pipe', 'ignore', 'ignore'] },
   );
   try {
     const pong = await waitFor(async () => (await a.ping('carol@127.0.0.1')) === 'pong', 15_000);
