@@ -1,8 +1,8 @@
 /**
- * The short-lived hidden node every client command (`ping`, `nodes`, `rpc`, `send`) runs on, as
- * `erl_call` does: a random alive name (`distribute-cli-<hex>`), a host part of the same kind as
- * the target's (long or short name, since OTP refuses to mix them), the cookie from `--cookie` or
- * `~/.erlang.cookie`, and the EPMD of `ERL_EPMD_PORT` (4369 by default).
+ * The short-lived hidden node every client command (`ping`, `nodes`, `rpc`, `send`, `members`,
+ * `leader`) runs on, as `erl_call` does: a random alive name (`distribute-cli-<hex>`), a host
+ * part of the same kind as the target's (long or short name, since OTP refuses to mix them), the
+ * cookie from `--cookie` or `~/.erlang.cookie`, and the EPMD of `ERL_EPMD_PORT` (4369 by default).
  *
  * @module
  */
@@ -21,6 +21,9 @@ import {
   shortHostname,
   type TlsOptions,
 } from '../node/options.ts';
+import { isRpcError } from '../services/errors.ts';
+import { Atom, atom, atoms, type Term } from '../term/types.ts';
+import { CLI_MODULE } from './builtins.ts';
 import { CliError, errorText, unreachable, usageError } from './errors.ts';
 
 /** The TLS distribution files (`--tls-cert`, `--tls-key`, `--tls-ca`). */
@@ -128,4 +131,46 @@ export async function connectTo(node: Node, target: string): Promise<void> {
   if (node.connection(target) === undefined) {
     throw unreachable(target, new NodeError('connection_closed', 'the connection closed'));
   }
+}
+
+/**
+ * Calls `distribute_cli:FUN/0` on `target` (see builtins.ts). `undef` (a BEAM node, or a TS node
+ * not started by `distribute start`) and `undefined` (the service is not running there) become
+ * one-line failures that say which; anything else is returned as the map it should be.
+ */
+export async function callCliBuiltin(
+  node: Node,
+  target: string,
+  fun: 'members' | 'leader',
+  timeoutMs: number,
+  notRunning: string,
+): Promise<ReadonlyMap<Term, Term>> {
+  let result: Term;
+  try {
+    result = await node.rpc.call(target, CLI_MODULE, fun, [], { timeoutMs });
+  } catch (e) {
+    if (isRpcError(e, 'undef')) {
+      throw new CliError(
+        'rpc_failed',
+        `${target} does not answer ${CLI_MODULE}:${fun}/0: it is not a node started by \`distribute start\` (a BEAM node has no such service)`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+  if (result === atoms.undefined) throw new CliError('rpc_failed', `${target} ${notRunning}`);
+  if (!(result instanceof Map)) {
+    throw new CliError('rpc_failed', `${target} answered ${CLI_MODULE}:${fun}/0 with something not a map`);
+  }
+  return result as ReadonlyMap<Term, Term>;
+}
+
+/** `map`'s value under the atom `key`. */
+export function field(map: ReadonlyMap<Term, Term>, key: string): Term | undefined {
+  return map.get(atom(key));
+}
+
+/** An atom's name, or undefined for the atom `undefined` and anything not an atom. */
+export function atomName(term: Term | undefined): string | undefined {
+  return term instanceof Atom && term !== atoms.undefined ? term.name : undefined;
 }
