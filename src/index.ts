@@ -71,7 +71,7 @@ export {
 } from './cluster/membership/index.ts';
 // The wire's errors and logger shape
 export { HandshakeError, type HandshakeErrorCode } from './dist/handshake.ts';
-export type { Logger } from './dist/logger.ts';
+export type { Logger, LogMethod } from './dist/logger.ts';
 export { SetupError, type SetupErrorCode } from './dist/setup.ts';
 // EPMD
 export * from './epmd/index.ts';
@@ -83,6 +83,15 @@ export {
   type CallOptions,
   DEFAULT_CALL_TIMEOUT_MS,
 } from './node/call.ts';
+export {
+  CorrelationError,
+  type CorrelationErrorCode,
+  currentCorrelation,
+  MAX_CORRELATION_ID_BYTES,
+  newCorrelationId,
+  withCorrelation,
+  withoutCorrelation,
+} from './node/correlation.ts';
 export {
   ProcessError,
   type ProcessErrorCode,
@@ -116,8 +125,10 @@ export {
   type NodeName,
   type NodeOptions,
   nodeDefaults,
+  OptionError,
   parseNodeName,
   type TlsOptions,
+  validateNodeOptions,
 } from './node/options.ts';
 export type {
   Destination,

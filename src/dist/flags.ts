@@ -53,6 +53,14 @@ export const DFLAG_NAME_ME: bigint = 1n << 33n;
 export const DFLAG_V4_NC: bigint = 1n << 34n;
 /** ALIAS_SEND: process aliases (gen_server replies to `[alias|Ref]` tags). */
 export const DFLAG_ALIAS: bigint = 1n << 35n;
+/**
+ * Ours, not OTP's: "I am a distribute (TypeScript) node; correlation ids may travel as trace
+ * tokens". OTP 25 defines bits 0..35, OTP 26 adds 36 (LOCAL_EXT, internal), OTP 27 37
+ * (ALTACT_SIG); new ones are taken in order, so bit 61 stays clear of them. A BEAM node ANDs the
+ * flags it does not know away (`dist_util:adjust_flags/2`), so the bit is only ever negotiated
+ * between two nodes that both set it (checked against erl 25 in test/node/correlation-erl.test.ts).
+ */
+export const DFLAG_DISTRIBUTE_CORRELATION: bigint = 1n << 61n;
 
 /** What an OTP 25 node requires of every peer. */
 export const MANDATORY_DFLAGS_25: bigint =
@@ -94,6 +102,14 @@ export function ourFlags(hidden: boolean): bigint {
   return hidden ? DEFAULT_DFLAGS : DEFAULT_DFLAGS | DFLAG_PUBLISHED;
 }
 
+/**
+ * The flag word a distribute node advertises: {@link ourFlags} plus
+ * {@link DFLAG_DISTRIBUTE_CORRELATION}. (The OTP-shaped sets above stay what OTP would send.)
+ */
+export function nodeFlags(hidden: boolean): bigint {
+  return ourFlags(hidden) | DFLAG_DISTRIBUTE_CORRELATION;
+}
+
 /** OTP 25+ semantics: the bit-26 digest stands for the whole mandatory set. */
 export function expandMandatory25(flags: bigint): bigint {
   return (flags & DFLAG_MANDATORY_25_DIGEST) !== 0n ? flags | MANDATORY_DFLAGS_25 : flags;
@@ -130,6 +146,7 @@ const names: ReadonlyArray<readonly [bigint, string]> = [
   [DFLAG_NAME_ME, 'NAME_ME'],
   [DFLAG_V4_NC, 'V4_NC'],
   [DFLAG_ALIAS, 'ALIAS'],
+  [DFLAG_DISTRIBUTE_CORRELATION, 'DISTRIBUTE_CORRELATION'],
 ];
 
 /** Names of the set bits, lowest first; unknown bits as `UNKNOWN<hex>`. For logs and errors. */

@@ -39,10 +39,16 @@
  * Requests and messages are `Term`s from anywhere, remote nodes included: treat them as untrusted
  * (validate with a schema before use).
  *
+ * Correlation: each callback for a message runs inside `withCorrelation` with the id that message
+ * carried (a call or cast made inside `withCorrelation` on any TypeScript node), or with no id
+ * when it carried none; `currentCorrelation()` and the node's log lines see it, and replies sent
+ * from the callback carry it back.
+ *
  * @module
  */
 
 import { type Atom, atom, ImproperList, Pid, Reference, type Term, Tuple } from '../term/types.ts';
+import { runCorrelated } from './correlation.ts';
 import { ExitSignal, isExitSignal, ProcessError } from './errors.ts';
 import { exitReasonOf } from './exit-reason.ts';
 import type { Destination, ProcessContext } from './process.ts';
@@ -286,9 +292,12 @@ async function serve<S>(
   const send = (to: Destination, message: Term): void => table.send(to, message, self.pid);
   for (;;) {
     const message = await self.receive();
+    const correlation = self.messageCorrelation;
+    const current = state;
     let outcome: Stop | undefined;
     try {
-      const next = await handle(self, spec, parent, state, message, send);
+      // Callbacks run under the id the message carried, or none (see correlation.ts).
+      const next = await runCorrelated(correlation, () => handle(self, spec, parent, current, message, send));
       if (next instanceof Stop) outcome = next;
       else state = next.state;
     } catch (error) {

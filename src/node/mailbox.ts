@@ -18,6 +18,11 @@
  * Memory: nothing is allocated before the first message, so an idle process that never received
  * one pays only for the fields below (a process's state extends this class).
  *
+ * Correlation ids (correlation.ts): a message that arrived with one is queued wrapped with its id
+ * ({@link pushCorrelated}, {@link offerCorrelated}); predicates and readers only ever see the
+ * message. Taking a message records its id, read back through {@link correlation}. A mailbox that
+ * never held such a message keeps `#corr` undefined, and every path tests only that field.
+ *
  * @module
  */
 
@@ -35,7 +40,25 @@ const SEGMENT = 1024;
 /** Compact once this many holes exist and they outnumber the live messages. */
 const COMPACT_AT = 1024;
 
-type Slot<M> = M | typeof HOLE;
+/** A queued message and the correlation id it arrived with. Never escapes this module. */
+class Correlated<M> {
+  readonly message: M;
+  readonly id: string;
+  constructor(message: M, id: string) {
+    this.message = message;
+    this.id = id;
+  }
+}
+
+/** Correlation bookkeeping, made on the first correlated message. */
+interface CorrelationState {
+  /** Correlated messages queued. */
+  queued: number;
+  /** The id of the message taken last (undefined when it had none). */
+  last: string | undefined;
+}
+
+type Slot<M> = M | typeof HOLE | Correlated<M>;
 
 /** A FIFO message queue with selective take and one waiting reader. */
 export class Mailbox<M> {
@@ -50,6 +73,8 @@ export class Mailbox<M> {
   #waitMatch: MessageMatch<M> | undefined = undefined;
   #waitResolve: ((message: M) => void) | undefined = undefined;
   #waitReject: ((error: unknown) => void) | undefined = undefined;
+  /** Undefined unless a correlated message is queued or was the last one taken. */
+  #corr: CorrelationState | undefined = undefined;
 
   /** Messages queued. */
   get length(): number {
@@ -99,6 +124,43 @@ export class Mailbox<M> {
       if (!matched) return false;
     }
     this.#clearWait();
+    if (this.#corr !== undefined) this.#tookPlain(this.#corr);
+    resolve(message);
+    return true;
+  }
+
+  /**
+   * The correlation id of the message taken last (by {@link take} or handed over by an offer),
+   * or undefined when it carried none.
+   */
+  get correlation(): string | undefined {
+    return this.#corr?.last;
+  }
+
+  /** {@link push} for a message that arrived with correlation id `id`. */
+  pushCorrelated(message: M, id: string): void {
+    const corr = this.#corrState();
+    corr.queued++;
+    this.push(new Correlated(message, id) as unknown as M);
+  }
+
+  /** {@link offer} for a message that arrived with correlation id `id`. */
+  offerCorrelated(message: M, id: string): boolean {
+    const resolve = this.#waitResolve;
+    if (resolve === undefined) return false;
+    const match = this.#waitMatch;
+    if (match !== undefined) {
+      let matched: boolean;
+      try {
+        matched = match(message);
+      } catch (error) {
+        this.fail(error);
+        return false;
+      }
+      if (!matched) return false;
+    }
+    this.#clearWait();
+    this.#corrState().last = id;
     resolve(message);
     return true;
   }
@@ -106,14 +168,16 @@ export class Mailbox<M> {
   /** Removes and returns the first message `match` accepts (the first message without `match`). */
   take(match?: MessageMatch<M>): M | typeof NO_MESSAGE {
     if (this.#count === 0) return NO_MESSAGE;
+    if (this.#corr !== undefined) return this.#takeCorrelated(this.#corr, match);
     const first = this.#first as Slot<M>[];
     if (match === undefined) {
       const message = first[this.#head] as M;
       this.#removeHead(first);
       return message;
     }
+    // No correlated slot is queued here (`#corr` is undefined).
     for (let i = this.#head; i < first.length; i++) {
-      const message = first[i] as Slot<M>;
+      const message = first[i] as M | typeof HOLE;
       if (message === HOLE || !match(message)) continue;
       if (i === this.#head) this.#removeHead(first);
       else this.#removeHole(first, i);
@@ -123,7 +187,7 @@ export class Mailbox<M> {
     if (rest === undefined) return NO_MESSAGE;
     for (const segment of rest) {
       for (let i = 0; i < segment.length; i++) {
-        const message = segment[i] as Slot<M>;
+        const message = segment[i] as M | typeof HOLE;
         if (message === HOLE || !match(message)) continue;
         this.#removeHole(segment, i);
         return message;
@@ -175,6 +239,7 @@ export class Mailbox<M> {
 
   /** Drops every message. */
   clear(): void {
+    this.#corr = undefined;
     this.#first = undefined;
     this.#head = 0;
     this.#rest = undefined;
@@ -184,17 +249,77 @@ export class Mailbox<M> {
 
   /** The queued messages, oldest first (a snapshot for inspection). */
   toArray(): M[] {
+    const out = this.#live();
+    if (this.#corr !== undefined) {
+      for (let i = 0; i < out.length; i++) {
+        const slot = out[i] as Slot<M>;
+        if (slot instanceof Correlated) out[i] = slot.message;
+      }
+    }
+    return out;
+  }
+
+  /** The live slots, oldest first, correlated ones still wrapped. */
+  #live(): M[] {
     const out: M[] = [];
     const first = this.#first;
     if (first === undefined) return out;
     for (let i = this.#head; i < first.length; i++) {
       const message = first[i] as Slot<M>;
-      if (message !== HOLE) out.push(message);
+      if (message !== HOLE) out.push(message as M);
     }
     for (const segment of this.#rest ?? []) {
-      for (const message of segment) if (message !== HOLE) out.push(message);
+      for (const message of segment) if (message !== HOLE) out.push(message as M);
     }
     return out;
+  }
+
+  #corrState(): CorrelationState {
+    this.#corr ??= { queued: 0, last: undefined };
+    return this.#corr;
+  }
+
+  /** A message without an id was taken: forget the last id, and the state once nothing needs it. */
+  #tookPlain(corr: CorrelationState): void {
+    corr.last = undefined;
+    if (corr.queued === 0) this.#corr = undefined;
+  }
+
+  /** {@link take} while correlated messages may be queued: predicates see unwrapped messages. */
+  #takeCorrelated(corr: CorrelationState, match: MessageMatch<M> | undefined): M | typeof NO_MESSAGE {
+    const first = this.#first as Slot<M>[];
+    for (let i = this.#head; i < first.length; i++) {
+      const slot = first[i] as Slot<M>;
+      if (slot === HOLE) continue;
+      const message = slot instanceof Correlated ? (slot.message as M) : slot;
+      if (match !== undefined && !match(message)) continue;
+      if (i === this.#head) this.#removeHead(first);
+      else this.#removeHole(first, i);
+      return this.#took(corr, slot, message);
+    }
+    const rest = this.#rest;
+    if (rest === undefined) return NO_MESSAGE;
+    for (const segment of rest) {
+      for (let i = 0; i < segment.length; i++) {
+        const slot = segment[i] as Slot<M>;
+        if (slot === HOLE) continue;
+        const message = slot instanceof Correlated ? (slot.message as M) : slot;
+        if (match !== undefined && !match(message)) continue;
+        this.#removeHole(segment, i);
+        return this.#took(corr, slot, message);
+      }
+    }
+    return NO_MESSAGE;
+  }
+
+  #took(corr: CorrelationState, slot: Slot<M>, message: M): M {
+    if (slot instanceof Correlated) {
+      corr.queued--;
+      corr.last = slot.id;
+    } else {
+      this.#tookPlain(corr);
+    }
+    return message;
   }
 
   #clearWait(): void {
@@ -242,7 +367,7 @@ export class Mailbox<M> {
 
   /** Rebuilds the segments without holes. */
   #compact(): void {
-    const live = this.toArray();
+    const live = this.#live();
     let rest: Slot<M>[][] | undefined;
     for (let i = SEGMENT; i < live.length; i += SEGMENT) {
       rest ??= [];

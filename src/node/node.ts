@@ -37,6 +37,7 @@ import { ClusterHealth } from '../cluster/health.ts';
 import { NodeMembership } from '../cluster/membership/node-membership.ts';
 import { Connection, type ConnectionCloseReason } from '../dist/connection.ts';
 import {
+  ALIAS_SEND_TT,
   type ControlMessage,
   EXIT,
   EXIT2,
@@ -44,9 +45,12 @@ import {
   PAYLOAD_EXIT,
   PAYLOAD_EXIT2,
   PAYLOAD_MONITOR_P_EXIT,
+  REG_SEND_TT,
+  SEND_SENDER_TT,
+  SEND_TT,
   SPAWN_REPLY,
 } from '../dist/control.ts';
-import { ourFlags } from '../dist/flags.ts';
+import { nodeFlags } from '../dist/flags.ts';
 import type { FrameParser } from '../dist/framing.ts';
 import {
   type AcceptStatus,
@@ -66,9 +70,19 @@ import { Rpc } from '../services/rpc.ts';
 import { TermReader } from '../term/decode.ts';
 import { Atom, atom, Pid, Reference, type Term, Tuple } from '../term/types.ts';
 import type { CallDestination, CallOptions } from './call.ts';
+import {
+  type CorrelatedMessage,
+  carriesCorrelation,
+  correlatedLogger,
+  correlationOfToken,
+  correlationToken,
+  withoutCorrelation,
+} from './correlation.ts';
 import { type ServerOptions, type ServerSpec, startServer } from './gen-server.ts';
 import { netKernelAtoms, startNetKernel } from './net-kernel.ts';
 import {
+  decodeLimits,
+  fragmentLimits,
   isAllowed,
   isLongHost,
   NodeError,
@@ -77,6 +91,7 @@ import {
   parseNodeName,
   readCookieFile,
   type TlsOptions,
+  validateNodeOptions,
 } from './options.ts';
 import type { Destination, ProcessContext } from './process.ts';
 import { ProcessTable, type SpawnOptions, type Logger as TableLogger } from './process-table.ts';
@@ -215,8 +230,9 @@ export class Node extends EventEmitter<NodeEvents> {
     this.cookie = init.cookie;
     this.opts = o;
     this.hidden = o.hidden ?? nodeDefaults.hidden;
-    this.flags = ourFlags(this.hidden);
-    this.logger = o.logger ?? silentLogger;
+    this.flags = nodeFlags(this.hidden);
+    // Every line carries `node`, and `correlationId` inside withCorrelation (correlation.ts).
+    this.logger = correlatedLogger(o.logger ?? silentLogger, { node: init.name });
     this.server = init.server;
     this.port = init.port;
     this.registration = init.registration;
@@ -250,25 +266,34 @@ export class Node extends EventEmitter<NodeEvents> {
       creation: this.creation,
       remote: this.remote,
       logger: tableLogger(this.logger),
+      mailboxLimit: o.mailboxLimit ?? nodeDefaults.mailboxLimit,
     });
     this.server.on('connection', (socket) => this.onIncoming(socket));
     startNetKernel(this.processes);
     // --- services started with the node (src/services/): one line each ---
     this.groups = new Groups({ node: this, logger: this.logger });
-    this.rpc = new Rpc(this, this.logger);
+    this.rpc = new Rpc(this, this.logger, {
+      timeoutMs: o.rpcTimeoutMs ?? nodeDefaults.rpcTimeoutMs,
+      maxConcurrent: o.maxConcurrentRpc ?? nodeDefaults.maxConcurrentRpc,
+    });
     this.global = new GlobalRegistry(new GlobalService(this, this.logger));
   }
 
   /**
    * Starts a node: reads the cookie, listens, registers with EPMD. Rejects with a
    * {@link NodeError} (`invalid_name`, `cookie_unreadable`, `invalid_option`, `listen_failed`)
-   * or the EPMD's error.
+   * or the EPMD's error. A bad option is an {@link OptionError} (code `invalid_option`) naming it.
    */
-  static async start(options: NodeOptions): Promise<Node> {
+  static start(options: NodeOptions): Promise<Node> {
+    // Nothing the node keeps (listener, registration, services) may inherit the caller's correlation.
+    return withoutCorrelation(() => Node.startNode(options));
+  }
+
+  private static async startNode(options: NodeOptions): Promise<Node> {
+    validateNodeOptions(options);
     const parsed = parseNodeName(options.name);
     const cookie = options.cookie ?? readCookieFile();
     if (cookie.length === 0) throw new NodeError('cookie_unreadable', 'the cookie is empty');
-    checkOptions(options);
     const tls =
       options.tls === undefined ? undefined : { options: options.tls, context: makeContext(options.tls) };
     const server = createServer({ noDelay: true });
@@ -283,17 +308,18 @@ export class Node extends EventEmitter<NodeEvents> {
     });
     let registration: NodeRegistration;
     try {
-      const logger = options.logger ?? silentLogger;
+      const logger = correlatedLogger(options.logger ?? silentLogger, { node: parsed.full });
       registration = await startRegistration({
         name: parsed.alive,
         port,
         hidden: options.hidden ?? nodeDefaults.hidden,
         mode: options.epmd ?? 'auto',
         ...(options.epmdPort !== undefined ? { epmdPort: options.epmdPort } : {}),
+        // The registration's lines have no code of their own: they share one.
         logger: {
-          debug: (m, f) => logger.debug?.({ ...f }, m),
-          info: (m, f) => logger.info?.({ ...f }, m),
-          warn: (m, f) => logger.warn?.({ ...f }, m),
+          debug: (m, f) => logger.debug?.({ code: 'epmd_registration', ...f }, m),
+          info: (m, f) => logger.info?.({ code: 'epmd_registration', ...f }, m),
+          warn: (m, f) => logger.warn?.({ code: 'epmd_registration', ...f }, m),
         },
       });
     } catch (e) {
@@ -471,6 +497,14 @@ export class Node extends EventEmitter<NodeEvents> {
     return e?.state !== 'pending' ? e?.conn : undefined;
   }
 
+  /**
+   * The node's logger, for application code: lines get `node` and, inside `withCorrelation`,
+   * `correlationId`, like the library's own (silent unless a `logger` option was given).
+   */
+  get log(): Logger {
+    return this.logger;
+  }
+
   /** True once `stop()` was called. */
   get isStopped(): boolean {
     return this.stopped;
@@ -525,9 +559,12 @@ export class Node extends EventEmitter<NodeEvents> {
     const entry = this.newEntry(node);
     const attempt: Attempt = { role: 'initiator', run: undefined, socket: undefined, cancelled: false };
     entry.owner = attempt;
-    this.runInitiator(entry, attempt).catch((e: unknown) => {
-      this.logger.error?.({ code: 'internal', peer: node, err: e }, 'connection setup crashed');
-    });
+    // The connection outlives the send that opened it: its socket must not carry that send's correlation.
+    void withoutCorrelation(() =>
+      this.runInitiator(entry, attempt).catch((e: unknown) => {
+        this.logger.error?.({ code: 'internal', peer: node, err: e }, 'connection setup crashed');
+      }),
+    );
     return entry;
   }
 
@@ -814,11 +851,11 @@ export class Node extends EventEmitter<NodeEvents> {
       flags: r.flags,
       hidden: r.hidden,
       handler: this,
-      reader: new TermReader(this.opts.decode),
+      reader: new TermReader(decodeLimits(this.opts)),
       logger: this.logger,
       netTicktimeMs: this.netTicktimeMs,
       maxFrameBytes: this.opts.maxFrameBytes ?? nodeDefaults.maxFrameBytes,
-      ...(this.opts.fragments !== undefined ? { fragmentLimits: this.opts.fragments } : {}),
+      fragmentLimits: fragmentLimits(this.opts),
     });
     e.state = 'up';
     e.conn = conn;
@@ -970,6 +1007,10 @@ export class Node extends EventEmitter<NodeEvents> {
   private emitSignal(conn: Connection, to: Pid | Atom | Reference, signal: Signal): void {
     switch (signal.kind) {
       case 'message':
+        if ((signal as CorrelatedMessage).correlation !== undefined && carriesCorrelation(conn.flags)) {
+          this.emitCorrelated(conn, to, signal as CorrelatedMessage);
+          return;
+        }
         if (to instanceof Pid) conn.sendMessage(signal.from, to, signal.message);
         else if (to instanceof Reference)
           conn.sendAlias(signal.from ?? this.processes.systemPid, to, signal.message);
@@ -1045,6 +1086,32 @@ export class Node extends EventEmitter<NodeEvents> {
     }
   }
 
+  /**
+   * A message sent inside a correlation, to a distribute node: the trace-token form of its
+   * control message carries the id (correlation.ts). Never used towards a BEAM node.
+   */
+  private emitCorrelated(conn: Connection, to: Pid | Atom | Reference, signal: CorrelatedMessage): void {
+    const token = correlationToken(signal.correlation as string);
+    const from = signal.from ?? this.processes.systemPid;
+    if (to instanceof Pid) {
+      const op = conn.sendSender && signal.from !== undefined ? SEND_SENDER_TT : SEND_TT;
+      conn.sendControl({ kind: 'send', op, from, to, message: signal.message, token });
+    } else if (to instanceof Reference) {
+      // Without ALIAS the BEAM drops alias messages; so do we.
+      if (conn.alias)
+        conn.sendControl({
+          kind: 'alias_send',
+          op: ALIAS_SEND_TT,
+          from,
+          alias: to,
+          message: signal.message,
+          token,
+        });
+    } else {
+      conn.sendControl({ kind: 'reg_send', op: REG_SEND_TT, from, to, message: signal.message, token });
+    }
+  }
+
   // --- signals in (ConnectionHandler) ---
 
   /** @internal ConnectionHandler.onControl: a control message from `conn`'s peer. */
@@ -1055,6 +1122,11 @@ export class Node extends EventEmitter<NodeEvents> {
       case 'send':
         if (msg.to.node !== this.atom) {
           this.misrouted(conn, msg);
+          return;
+        }
+        if (msg.token !== undefined) {
+          // A trace token: our correlation id, or a BEAM seq_trace token (ignored).
+          t.deliver(msg.to, traced(msg.from, msg.message, msg.token));
           return;
         }
         // A message to a dead pid is dropped silently, as the BEAM does.
@@ -1068,7 +1140,9 @@ export class Node extends EventEmitter<NodeEvents> {
         {
           // Straight to the mailbox: no signal object for the common case.
           const pid = t.whereis(msg.to);
-          if (pid !== undefined) t.send(pid, msg.message, msg.from);
+          if (pid === undefined) return;
+          if (msg.token === undefined) t.send(pid, msg.message, msg.from);
+          else t.deliver(pid, traced(msg.from, msg.message, msg.token));
         }
         return;
       case 'alias_send':
@@ -1076,7 +1150,12 @@ export class Node extends EventEmitter<NodeEvents> {
           this.misrouted(conn, msg);
           return;
         }
-        t.deliver(msg.alias, { kind: 'message', from: msg.from, message: msg.message });
+        t.deliver(
+          msg.alias,
+          msg.token === undefined
+            ? { kind: 'message', from: msg.from, message: msg.message }
+            : traced(msg.from, msg.message, msg.token),
+        );
         return;
       case 'link':
         if (msg.from.node !== peer) {
@@ -1207,6 +1286,20 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 }
 
+/** A received message with a trace token: correlated when the token is ours, plain otherwise. */
+function traced(from: Pid | undefined, message: Term, token: Term): Signal {
+  const correlation = correlationOfToken(token);
+  const signal: CorrelatedMessage =
+    correlation === undefined
+      ? from === undefined
+        ? { kind: 'message', message }
+        : { kind: 'message', from, message }
+      : from === undefined
+        ? { kind: 'message', message, correlation }
+        : { kind: 'message', from, message, correlation };
+  return signal;
+}
+
 function isAnswer(m: Term, mref: Reference): boolean {
   if (!(m instanceof Tuple)) return false;
   const e = m.elements;
@@ -1259,19 +1352,6 @@ function makeContext(t: TlsOptions): SecureContext {
     key: t.key,
     ...(t.ca !== undefined ? { ca: t.ca as string | Buffer | Array<string | Buffer> } : {}),
   });
-}
-
-function checkOptions(o: NodeOptions): void {
-  const positive = (v: number | undefined, what: string): void => {
-    if (v !== undefined && !(Number.isFinite(v) && v > 0)) {
-      throw new NodeError('invalid_option', `${what} must be a positive number, got ${v}`);
-    }
-  };
-  positive(o.netTicktimeMs, 'netTicktimeMs');
-  positive(o.setupTimeoutMs, 'setupTimeoutMs');
-  positive(o.maxFrameBytes, 'maxFrameBytes');
-  positive(o.maxPendingHandshakes, 'maxPendingHandshakes');
-  positive(o.maxQueuedSignals, 'maxQueuedSignals');
 }
 
 export { NodeError };

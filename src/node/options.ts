@@ -1,5 +1,6 @@
 /**
- * Options of a node, their defaults, node names and the cookie.
+ * Options of a node, their defaults (each with its reason), their validation, node names and the
+ * cookie. docs/settings.md is the reader's table of the same options.
  *
  * @module
  */
@@ -7,10 +8,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
-import type { FragmentLimits } from '../dist/fragments.ts';
+import { type FragmentLimits, fragmentDefaults } from '../dist/fragments.ts';
 import type { Logger } from '../dist/logger.ts';
 import type { EpmdMode } from '../epmd/registration.ts';
-import type { DecodeOptions } from '../term/decode.ts';
+import { DECODE_DEFAULTS, type DecodeOptions } from '../term/decode.ts';
+import { DEFAULT_MAILBOX_LIMIT } from './process-table.ts';
 
 /** TLS distribution (`inet_tls_dist`): TLS first, then the usual handshake with 4-byte frames. */
 export interface TlsOptions {
@@ -45,15 +47,35 @@ export interface NodeOptions {
   readonly netTicktimeMs?: number;
   /** Deadline of each handshake step (and of the TCP/TLS connect). Default 7 000, as `net_setuptime`. */
   readonly setupTimeoutMs?: number;
-  /** Largest frame accepted from a peer. */
+  /** Largest frame accepted from a peer, in bytes; a bigger one drops the connection. */
   readonly maxFrameBytes?: number;
+  /** Largest message from a peer, in bytes: bounds decoding (a compressed term's output too) and fragment reassembly. */
+  readonly maxMessageBytes?: number;
+  /** How many new atoms one term from a peer may add to the atom table (atoms already there are free); 0 allows none. */
+  readonly atomBudget?: number;
+  /** Deepest nesting of tuples, lists, maps and funs in a term from a peer. */
+  readonly maxTermDepth?: number;
+  /** Fragmented messages in reassembly at once, per connection. */
+  readonly maxFragmentSequences?: number;
+  /** Default mailbox bound of a process, in messages (a process past it exits `{mailbox_overflow, N}`); `Infinity` disables it. */
+  readonly mailboxLimit?: number;
   /** Incoming handshakes in progress at once; more are closed at accept. */
   readonly maxPendingHandshakes?: number;
   /** Signals queued for one node while its connection is being set up; more are dropped (logged). */
   readonly maxQueuedSignals?: number;
-  /** Limits on fragmented messages in reassembly, per connection. */
+  /** RPC calls into this node running at once; more are refused with `system_limit`. */
+  readonly maxConcurrentRpc?: number;
+  /** Timeout of this node's RPC calls that give none, in ms; `Infinity` waits forever. */
+  readonly rpcTimeoutMs?: number;
+  /**
+   * Limits on fragmented messages in reassembly, per connection. Field by field, these override
+   * `maxMessageBytes` and `maxFragmentSequences`.
+   */
   readonly fragments?: Partial<FragmentLimits>;
-  /** Limits of the term decoder for data from peers. */
+  /**
+   * Limits of the term decoder for data from peers. Field by field, these override
+   * `maxMessageBytes`, `atomBudget` and `maxTermDepth`.
+   */
   readonly decode?: DecodeOptions;
   /** Like `net_kernel:allow/1`: only these nodes (`alive@host`, `alive@`, `host`) may connect. Default everyone. */
   readonly allow?: readonly string[];
@@ -65,14 +87,21 @@ export interface NodeOptions {
   readonly randomChallenge?: () => number;
 }
 
-/** Defaults of {@link NodeOptions}, with the reason for each. */
+/** Defaults of {@link NodeOptions}, with the reason for each (docs/settings.md has the same table). */
 export const nodeDefaults: {
   readonly hidden: boolean;
   readonly netTicktimeMs: number;
   readonly setupTimeoutMs: number;
   readonly maxFrameBytes: number;
+  readonly maxMessageBytes: number;
+  readonly atomBudget: number;
+  readonly maxTermDepth: number;
+  readonly maxFragmentSequences: number;
+  readonly mailboxLimit: number;
   readonly maxPendingHandshakes: number;
   readonly maxQueuedSignals: number;
+  readonly maxConcurrentRpc: number;
+  readonly rpcTimeoutMs: number;
 } = Object.freeze({
   // A visible node must run `global`; until it does, hidden keeps BEAM's global:sync() from blocking.
   hidden: true,
@@ -82,10 +111,24 @@ export const nodeDefaults: {
   setupTimeoutMs: 7_000,
   // Big enough for unfragmented multi-MiB messages from peers without FRAGMENTS; bounds one allocation.
   maxFrameBytes: 128 * 1024 * 1024,
+  // Same bound as a frame, so fragmenting is no way around it; also caps a zlib bomb's output.
+  maxMessageBytes: DECODE_DEFAULTS.maxBytes,
+  // The atom table is never collected: plenty for any real message, a flood of fresh atoms is an attack.
+  atomBudget: DECODE_DEFAULTS.atomBudget,
+  // Deeper than real data gets; decoding recursion at this depth is safe on Node's stack.
+  maxTermDepth: DECODE_DEFAULTS.maxDepth,
+  // One per concurrently sending BEAM process with a big message; far above normal traffic.
+  maxFragmentSequences: fragmentDefaults.maxFragmentSequences,
+  // A healthy consumer absorbs bursts (1M small messages is ~100 MB); a stuck one fails before the OS process does.
+  mailboxLimit: DEFAULT_MAILBOX_LIMIT,
   // Handshakes are short; more in flight at once than this is a scan or a flood.
   maxPendingHandshakes: 64,
   // A setup takes at most a few setup timeouts; a sender producing faster than this is runaway.
   maxQueuedSignals: 100_000,
+  // Generous for request/response traffic, small enough that a flood cannot hold unbounded work (= rpcDefaults).
+  maxConcurrentRpc: 1_024,
+  // gen_server:call's default: a hung peer becomes an error, not a promise that never settles (= rpcDefaults).
+  rpcTimeoutMs: 5_000,
 });
 
 /** Stable codes of {@link NodeError}. */
@@ -217,4 +260,178 @@ export function isAllowed(node: string, allow: readonly string[]): boolean {
     }
   }
   return false;
+}
+
+/** Longest delay a Node.js timer takes (longer ones fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A frame's length is a 32-bit field. */
+const MAX_FRAME_BYTES = 2 ** 32 - 1;
+
+/** An option that is missing its type or range. `option` names it (`decode.atomBudget` for nested ones). */
+export class OptionError extends NodeError {
+  /** The option's name, dotted for nested options. */
+  readonly option: string;
+  constructor(option: string, expected: string, got: unknown) {
+    super('invalid_option', `option ${option} must be ${expected}, got ${describe(got)}`);
+    this.name = 'OptionError';
+    this.option = option;
+  }
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'function') return 'a function';
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  if (typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+type Check = (v: unknown, option: string) => void;
+
+function integer(min: number, max: number, infinite = false): Check {
+  return (v, option) => {
+    if (infinite && v === Number.POSITIVE_INFINITY) return;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
+      throw new OptionError(option, `an integer ${range}${infinite ? ' or Infinity' : ''}`, v);
+    }
+  };
+}
+
+const count = integer(1, Number.MAX_SAFE_INTEGER);
+const ms = integer(1, MAX_TIMER_MS);
+const port = integer(1, 65_535);
+
+function boolean(v: unknown, option: string): void {
+  if (typeof v !== 'boolean') throw new OptionError(option, 'a boolean', v);
+}
+
+function string(v: unknown, option: string): void {
+  if (typeof v !== 'string') throw new OptionError(option, 'a string', v);
+}
+
+function pem(v: unknown, option: string): void {
+  if (typeof v !== 'string' && !Buffer.isBuffer(v)) throw new OptionError(option, 'a string or a Buffer', v);
+}
+
+function object(v: unknown, option: string): asserts v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new OptionError(option, 'an object', v);
+}
+
+/** Checks each present field of `o` with its check; unknown fields are refused (a typo would silently keep a default). */
+function fields(o: Record<string, unknown>, prefix: string, checks: Readonly<Record<string, Check>>): void {
+  for (const key of Object.keys(o)) {
+    const v = o[key];
+    if (v === undefined) continue;
+    const check = checks[key];
+    if (check === undefined) throw new OptionError(`${prefix}${key}`, 'a known option', 'an unknown option');
+    check(v, `${prefix}${key}`);
+  }
+}
+
+const topChecks: Readonly<Record<keyof NodeOptions, Check>> = {
+  name: string,
+  cookie: string,
+  hidden: boolean,
+  epmd: (v, option) => {
+    if (v === 'auto' || v === 'external' || v === 'embedded') return;
+    if (typeof v !== 'object' || v === null) {
+      throw new OptionError(option, "'auto', 'external', 'embedded' or { host, port }", v);
+    }
+    fields(v as Record<string, unknown>, `${option}.`, { host: string, port });
+  },
+  epmdPort: port,
+  listen: (v, option) => {
+    object(v, option);
+    fields(v, `${option}.`, { host: string, port: integer(0, 65_535) });
+  },
+  netTicktimeMs: ms,
+  setupTimeoutMs: ms,
+  maxFrameBytes: integer(1, MAX_FRAME_BYTES),
+  maxMessageBytes: count,
+  atomBudget: integer(0, Number.MAX_SAFE_INTEGER),
+  maxTermDepth: count,
+  maxFragmentSequences: count,
+  mailboxLimit: integer(1, Number.MAX_SAFE_INTEGER, true),
+  maxPendingHandshakes: count,
+  maxQueuedSignals: count,
+  maxConcurrentRpc: count,
+  rpcTimeoutMs: integer(1, Number.MAX_SAFE_INTEGER, true),
+  fragments: (v, option) => {
+    object(v, option);
+    fields(v, `${option}.`, { maxFragmentedMessageBytes: count, maxFragmentSequences: count });
+  },
+  decode: (v, option) => {
+    object(v, option);
+    fields(v, `${option}.`, {
+      maxBytes: count,
+      maxDepth: count,
+      atomBudget: integer(0, Number.MAX_SAFE_INTEGER),
+      copyBinaries: boolean,
+    });
+  },
+  allow: (v, option) => {
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
+      throw new OptionError(option, 'an array of strings', v);
+    }
+  },
+  tls: (v, option) => {
+    object(v, option);
+    if (v.cert === undefined) throw new OptionError(`${option}.cert`, 'a string or a Buffer', undefined);
+    if (v.key === undefined) throw new OptionError(`${option}.key`, 'a string or a Buffer', undefined);
+    fields(v, `${option}.`, {
+      cert: pem,
+      key: pem,
+      ca: (ca, name) => {
+        if (!Array.isArray(ca)) {
+          pem(ca, name);
+          return;
+        }
+        for (let i = 0; i < ca.length; i++) pem(ca[i], `${name}[${i}]`);
+      },
+      verify: boolean,
+    });
+  },
+  logger: (v, option) => {
+    if (typeof v !== 'object' || v === null) throw new OptionError(option, 'a pino-compatible logger', v);
+    for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+      const m = (v as Record<string, unknown>)[level];
+      if (m !== undefined && typeof m !== 'function')
+        throw new OptionError(`${option}.${level}`, 'a function', m);
+    }
+  },
+  randomChallenge: (v, option) => {
+    if (typeof v !== 'function') throw new OptionError(option, 'a function', v);
+  },
+};
+
+/**
+ * Checks every option's type and range, as `Node.start` does before anything else. Throws an
+ * {@link OptionError} (a {@link NodeError} with code `invalid_option`) naming the first bad one;
+ * an unknown option is refused too (a misspelt limit would silently keep its default).
+ */
+export function validateNodeOptions(o: NodeOptions): void {
+  object(o, 'options');
+  fields(o as unknown as Record<string, unknown>, '', topChecks);
+}
+
+/** The decoder limits of a node: the flat options, overridden field by field by `decode`. */
+export function decodeLimits(o: NodeOptions): DecodeOptions {
+  return {
+    maxBytes: o.maxMessageBytes ?? nodeDefaults.maxMessageBytes,
+    maxDepth: o.maxTermDepth ?? nodeDefaults.maxTermDepth,
+    atomBudget: o.atomBudget ?? nodeDefaults.atomBudget,
+    ...o.decode,
+  };
+}
+
+/** The fragment limits of a node: the flat options, overridden field by field by `fragments`. */
+export function fragmentLimits(o: NodeOptions): FragmentLimits {
+  return {
+    maxFragmentedMessageBytes: o.maxMessageBytes ?? fragmentDefaults.maxFragmentedMessageBytes,
+    maxFragmentSequences: o.maxFragmentSequences ?? nodeDefaults.maxFragmentSequences,
+    ...o.fragments,
+  };
 }

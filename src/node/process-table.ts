@@ -40,6 +40,12 @@
 
 import { type Atom, atom, atoms, Pid, Reference, type Term, Tuple } from '../term/types.ts';
 import { type CallDestination, type CallOptions, callOutside } from './call.ts';
+import {
+  bindCorrelation,
+  type CorrelatedMessage,
+  currentCorrelation,
+  withoutCorrelation,
+} from './correlation.ts';
 import { ExitSignal, ProcessError } from './errors.ts';
 import { exitReasonOf } from './exit-reason.ts';
 import {
@@ -276,11 +282,20 @@ export class ProcessTable {
         this.#trackNode(state, monitor.watcher.node);
       }
     }
-    state.start = fn as unknown as (self: ProcessContext<never>) => unknown;
+    // A process spawned inside a correlation runs inside it, unless it is registered: a named
+    // process is a service that outlives the request that happened to start it. The task that
+    // starts the batch carries none (it would leak to the other processes of the batch).
+    const ambient = currentCorrelation();
+    const bound = name === undefined ? ambient : undefined;
+    state.start =
+      bound === undefined
+        ? (fn as unknown as (self: ProcessContext<never>) => unknown)
+        : bindCorrelation(bound, fn as unknown as (self: ProcessContext<never>) => unknown);
     this.#runQueue.push(state);
     if (!this.#runScheduled) {
       this.#runScheduled = true;
-      this.#scheduler.queue(this.#startQueued);
+      if (ambient === undefined) this.#scheduler.queue(this.#startQueued);
+      else withoutCorrelation(() => this.#scheduler.queue(this.#startQueued));
     }
     return pid;
   }
@@ -303,7 +318,10 @@ export class ProcessTable {
       return true;
     }
     if (to instanceof Reference) {
-      return signal.kind === 'message' && this.#deliverAlias(to, signal.message);
+      return (
+        signal.kind === 'message' &&
+        this.#deliverAlias(to, signal.message, (signal as CorrelatedMessage).correlation)
+      );
     }
     const named = signal.kind === 'monitor' && signal.name === undefined ? { ...signal, name: to } : signal;
     const state = this.#names.get(to);
@@ -478,7 +496,11 @@ export class ProcessTable {
         this.#start(state);
       } catch (error) {
         // Only an internal error gets here (user code is caught in #start); keep the others going.
-        this.#log('error', 'process start failed', { pid: state.pid.toString(), error });
+        this.#log('error', 'process start failed', {
+          code: 'internal',
+          pid: state.pid.toString(),
+          err: error,
+        });
       }
     }
     queue.length = 0;
@@ -526,7 +548,7 @@ export class ProcessTable {
       return;
     }
     if (!state.alive) return;
-    this.#log('error', 'process crashed', { pid: state.pid.toString(), error });
+    this.#log('error', 'process crashed', { code: 'process_crashed', pid: state.pid.toString(), err: error });
     this.#terminate(state, exitReasonOf(error));
   }
 
@@ -625,7 +647,12 @@ export class ProcessTable {
     try {
       this.#remote.send(node, to, signal);
     } catch (error) {
-      this.#log('error', 'remote signal failed', { node: node.name, kind: signal.kind, error });
+      this.#log('error', 'remote signal failed', {
+        code: 'remote_signal_failed',
+        peer: node.name,
+        kind: signal.kind,
+        err: error,
+      });
     }
   }
 
@@ -664,7 +691,7 @@ export class ProcessTable {
     }
     switch (signal.kind) {
       case 'message':
-        this.#enqueueMessage(state, signal.message);
+        this.#enqueueMessage(state, signal.message, (signal as CorrelatedMessage).correlation);
         return;
       case 'link': {
         // Link protocol: a LINK creates the link unless link information exists, active or not
@@ -747,29 +774,36 @@ export class ProcessTable {
     this.#enqueueMessage(state, downMessage(monitor.ref, whoOf(monitor, from), reason));
   }
 
-  /** Puts a message in a mailbox (or hands it to the waiting receive), within the mailbox bound. */
-  #enqueueMessage(state: ProcessState, message: Term): void {
-    if (state.offer(message)) return;
+  /**
+   * Puts a message in a mailbox (or hands it to the waiting receive), within the mailbox bound,
+   * with the correlation id it carries, if any.
+   */
+  #enqueueMessage(state: ProcessState, message: Term, correlation?: string): void {
+    if (correlation !== undefined) {
+      if (state.offerCorrelated(message, correlation)) return;
+    } else if (state.offer(message)) return;
     if (state.length >= state.mailboxLimit) {
       this.#log('warn', 'mailbox overflow: the process exits', {
+        code: 'mailbox_overflow',
         pid: state.pid.toString(),
         limit: state.mailboxLimit,
       });
       this.#terminate(state, new Tuple([signalAtoms.mailbox_overflow, state.mailboxLimit]));
       return;
     }
-    state.push(message);
+    if (correlation === undefined) state.push(message);
+    else state.pushCorrelated(message, correlation);
   }
 
-  #deliverAlias(ref: Reference, message: Term): boolean {
+  #deliverAlias(ref: Reference, message: Term, correlation?: string): boolean {
     const key = refKey(ref);
     const alias = this.#aliases.get(key);
     if (alias === undefined) return false;
     const state = alias.state;
     if (alias.mode === 'reply') this.#removeAlias(state, key);
     else if (alias.mode === 'reply_demonitor') this.#demonitor(state, ref, false);
-    if (this.#draining) this.#enqueue(state, { kind: 'message', message });
-    else this.#enqueueMessage(state, message);
+    if (this.#draining) this.#enqueue(state, messageSignal(undefined, message, correlation));
+    else this.#enqueueMessage(state, message, correlation);
     return true;
   }
 
@@ -848,7 +882,11 @@ export class ProcessTable {
     try {
       this.#remote.monitorNode(node, watcher, on);
     } catch (error) {
-      this.#log('error', 'remote monitorNode failed', { node: node.name, error });
+      this.#log('error', 'remote monitorNode failed', {
+        code: 'remote_signal_failed',
+        peer: node.name,
+        err: error,
+      });
     }
   }
 
@@ -882,6 +920,11 @@ export class ProcessTable {
   // ---- operations of a process (through its context) ----
 
   #send(from: Pid, to: Destination, message: Term): void {
+    const correlation = currentCorrelation();
+    if (correlation !== undefined) {
+      this.#sendCorrelated(from, to, message, correlation);
+      return;
+    }
     if (to instanceof Pid) {
       if (to.node !== this.node) {
         this.#remoteSend(to.node, to, { kind: 'message', from, message });
@@ -918,6 +961,34 @@ export class ProcessTable {
     }
     if (this.#draining) this.#enqueue(state, { kind: 'message', from, message });
     else this.#enqueueMessage(state, message);
+  }
+
+  /** {@link #send} inside a correlation: the id goes with the message (see correlation.ts). */
+  #sendCorrelated(from: Pid, to: Destination, message: Term, correlation: string): void {
+    const signal = messageSignal(from, message, correlation);
+    if (to instanceof Pid) {
+      if (to.node !== this.node) this.#remoteSend(to.node, to, signal);
+      else this.deliver(to, signal);
+      return;
+    }
+    if (to instanceof Reference) {
+      if (to.node !== this.node) this.#remoteSend(to.node, to, signal);
+      else this.#deliverAlias(to, message, correlation);
+      return;
+    }
+    const remote = Array.isArray(to);
+    const name = remote ? asAtom(to[0]) : (to as Atom);
+    const node = remote ? asAtom(to[1]) : this.node;
+    if (node !== this.node) {
+      this.#remoteSend(node, name, signal);
+      return;
+    }
+    const state = this.#names.get(name);
+    if (state === undefined) {
+      if (remote) return;
+      throw new ProcessError('not_registered', `no process is registered as ${name}`);
+    }
+    this.#enqueue(state, signal);
   }
 
   #link(self: ProcessState, to: Pid): void {
@@ -1084,6 +1155,17 @@ export class ProcessTable {
 function whoOf(monitor: MonitorState, from: Pid | Atom | undefined): Pid | Tuple {
   if (monitor.name !== undefined) return new Tuple([monitor.name, monitor.node]);
   return monitor.pid ?? (from as Pid);
+}
+
+/** A message signal, with its correlation id when there is one. */
+function messageSignal(from: Pid | undefined, message: Term, correlation: string | undefined): Signal {
+  if (correlation === undefined)
+    return from === undefined ? { kind: 'message', message } : { kind: 'message', from, message };
+  const signal: CorrelatedMessage =
+    from === undefined
+      ? { kind: 'message', message, correlation }
+      : { kind: 'message', from, message, correlation };
+  return signal;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

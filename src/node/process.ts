@@ -29,6 +29,10 @@
  * operation throws the `ExitSignal` again, so the code unwinds. Catch-all blocks should rethrow it
  * (`if (isExitSignal(e)) throw e`).
  *
+ * Correlation. A message sent inside `withCorrelation` (correlation.ts), here or on another
+ * TypeScript node, carries its id; after a receive, {@link ProcessContext.messageCorrelation} is
+ * the id of the message just received (undefined when it had none).
+ *
  * Methods use `this`: call them on the context (`self.receive()`), don't detach them.
  *
  * @module
@@ -360,6 +364,22 @@ export class ProcessContext<M = Term> {
     return this.#state.groupLeader;
   }
 
+  /**
+   * The correlation id the message received last carried (see correlation.ts), or undefined when
+   * it carried none. Set by every `receive`, `tryReceive` and iteration step, so read it right
+   * after the receive whose message it describes:
+   *
+   * ```ts
+   * const job = await self.receive();
+   * await withCorrelation(self.messageCorrelation ?? newCorrelationId(), () => run(job));
+   * ```
+   *
+   * gen_server callbacks and exposed RPC functions need not read it: they already run inside it.
+   */
+  get messageCorrelation(): string | undefined {
+    return this.#state.correlation;
+  }
+
   /** Waits for the oldest message (see the module comment for options and errors). */
   receive(): Promise<M>;
   receive<N extends M>(
@@ -653,6 +673,7 @@ export class ProcessContext<M = Term> {
       if (!result.issues) return result.value;
       state.invalidMessages++;
       this.#host.warn('message dropped: it failed the receive schema', {
+        code: 'invalid_message',
         pid: state.pid.toString(),
         issues: result.issues.slice(0, 5).map((issue) => issue.message),
       });

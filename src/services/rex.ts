@@ -40,6 +40,10 @@
  * reason. A process killed before its body ever started (an early exit signal) would otherwise
  * leave the concurrency count off by one.
  *
+ * Correlation: a SPAWN_REQUEST_TT from a distribute node carries a correlation id
+ * (node/correlation.ts); the function runs inside `withCorrelation` with it, as does the handling
+ * of a request to `rex` whose message carried one. Other trace tokens are ignored.
+ *
  * Divergences from OTP, by choice: `block_call` runs like `call` (concurrently, never blocking rex);
  * the group leader of a request is kept as the process's group leader but nothing is printed.
  *
@@ -50,6 +54,7 @@ import { fileURLToPath } from 'node:url';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { type ControlMessage, SPAWN_REPLY, SPAWN_REPLY_LINK, SPAWN_REPLY_MONITOR } from '../dist/control.ts';
 import type { Logger } from '../dist/logger.ts';
+import { correlationOfToken, runCorrelated } from '../node/correlation.ts';
 import { exitReasonOf, MAX_STACK_LINES } from '../node/exit-reason.ts';
 import { genReply } from '../node/net-kernel.ts';
 import type { ProcessTable } from '../node/process-table.ts';
@@ -608,16 +613,27 @@ export class RexServer {
       flags: (link ? SPAWN_REPLY_LINK : 0) | (monitor ? SPAWN_REPLY_MONITOR : 0),
       result: pid,
     });
+    const correlation = correlationOfToken(msg.token);
     if (kind === 'undef') {
+      this.#logUndef(peer, pid, msg.module, msg.function, msg.arity, correlation);
       table.exit(pid, processExitReason(undefOutcome(msg.module, msg.function, args as Term[])), pid);
       return;
     }
-    const outcome =
+    if (kind !== 'apply') {
+      // erpc's call/cast: {M, F, A} come as arguments; log a call to nothing exposed, as above.
+      const [m, f, a] = kind === 'call' ? [args[1], args[2], args[3]] : [args[0], args[1], args[2]];
+      if (Array.isArray(a) && this.#lookup(m as Term, f as Term, a.length) === undefined) {
+        this.#logUndef(peer, pid, m as Term, f as Term, a.length, correlation);
+      }
+    }
+    // The function runs under the id the request carried from a distribute node, or none.
+    const outcome = runCorrelated(correlation, () =>
       kind === 'call'
         ? this.invoke(args[1] as Term, args[2] as Term, args[3] as Term)
         : kind === 'cast'
           ? this.invoke(args[0] as Term, args[1] as Term, args[2] as Term)
-          : this.invoke(msg.module, msg.function, args as Term[]);
+          : this.invoke(msg.module, msg.function, args as Term[]),
+    );
     this.#running++;
     if (isThenable(outcome)) {
       // invoke never rejects; the catch is for a bug in #end, which must not go unhandled.
@@ -628,6 +644,23 @@ export class RexServer {
       // Still after the reply: the table applies exits synchronously, the reply is already queued.
       this.#end(pid, this.#exitReason(kind, args, outcome));
     }
+  }
+
+  /** A request for a function this node does not expose (debug: a probe or a typo, not an attack). */
+  #logUndef(peer: Atom, pid: Pid, m: Term, f: Term, arity: number, correlation: string | undefined): void {
+    runCorrelated(correlation, () =>
+      this.#logger.debug?.(
+        {
+          code: 'rpc_undef',
+          peer: peer.name,
+          pid: pid.toString(),
+          module: m instanceof Atom ? m.name : String(m),
+          function: f instanceof Atom ? f.name : String(f),
+          arity,
+        },
+        'rpc: call to a function this node does not expose',
+      ),
+    );
   }
 
   /** The exit reason that reports `o` to whoever asked for `kind`. */
@@ -687,7 +720,10 @@ export class RexServer {
   startRex(): Pid {
     return this.#host.processes.spawn(
       async (self) => {
-        for (;;) this.#handleRex(self.pid, await self.receive());
+        for (;;) {
+          const m = await self.receive();
+          runCorrelated(self.messageCorrelation, () => this.#handleRex(self.pid, m));
+        }
       },
       { name: A.rex },
     );

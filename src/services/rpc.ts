@@ -36,8 +36,9 @@
  */
 
 import type { Connection } from '../dist/connection.ts';
-import { type ControlMessage, SPAWN_REPLY_MONITOR, SPAWN_REQUEST } from '../dist/control.ts';
+import { type ControlMessage, SPAWN_REPLY_MONITOR } from '../dist/control.ts';
 import type { Logger } from '../dist/logger.ts';
+import { spawnRequestTrace, withoutCorrelation } from '../node/correlation.ts';
 import { isExitSignal } from '../node/errors.ts';
 import type { ProcessContext } from '../node/process.ts';
 import type { ProcessTable } from '../node/process-table.ts';
@@ -270,7 +271,7 @@ export class Rpc {
       if (conn.spawn) {
         this.#host.sendControl(nodeAtom, {
           kind: 'spawn_request',
-          op: SPAWN_REQUEST,
+          ...spawnRequestTrace(conn.flags),
           reqId: this.#host.processes.makeRef(),
           from: this.#clientPid(),
           groupLeader: this.#clientPid(),
@@ -394,7 +395,8 @@ export class Rpc {
       try {
         conn.sendControl({
           kind: 'spawn_request',
-          op: SPAWN_REQUEST,
+          // SPAWN_REQUEST_TT with the correlation id, to a distribute node inside withCorrelation.
+          ...spawnRequestTrace(conn.flags),
           reqId,
           from,
           groupLeader: from,
@@ -587,13 +589,16 @@ export class Rpc {
     const table = this.#host.processes;
     const pid = this.#client;
     if (pid !== undefined && table.isAlive(pid)) return pid;
-    this.#client = table.spawn(async (self) => {
-      for (;;) {
-        const m = await self.receive();
-        const reply = ioReply(m);
-        if (reply !== undefined) self.send(reply.to, reply.message);
-      }
-    });
+    // Started by whichever call comes first, it serves them all: no caller's correlation.
+    this.#client = withoutCorrelation(() =>
+      table.spawn(async (self) => {
+        for (;;) {
+          const m = await self.receive();
+          const reply = ioReply(m);
+          if (reply !== undefined) self.send(reply.to, reply.message);
+        }
+      }),
+    );
     return this.#client;
   }
 }
