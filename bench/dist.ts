@@ -6,9 +6,17 @@
  *
  * Every node is its own OS process, as the two erl nodes are: the TS sender (or pinger) runs in
  * this process, the TS receiver of ts->ts in a child (bench/support/dist-peer.ts). Each figure is
- * the median of `RUNS` runs after a warm-up run. `npx tsx bench/run.ts dist`.
+ * the median of `RUNS` runs (ping-pong: `RTT_RUNS` shorter ones) after a warm-up run; the runs of
+ * the pairs are interleaved (round r runs every pair once), so a change in the host's load falls
+ * on all of them.
+ *
+ * Calibration row `node-raw` (ping-pong): the same round trip between the same two Node.js
+ * processes through a plain TCP echo (no distribution protocol at all), i.e. the floor Node.js
+ * and the kernel set for any TS pair.
+ * `npx tsx bench/run.ts dist`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Node } from '../src/node/node.ts';
@@ -19,27 +27,81 @@ import { type ErlNode, startErlNode, stopAllErlNodes } from '../test/support/erl
 import { type ResultRow, writeResults } from './support/results.ts';
 
 const MESSAGES = Number(process.env.DIST_BENCH_MESSAGES ?? 200_000);
+/** Round trips per ping-pong figure, split over `RTT_RUNS` runs. */
 const ROUND_TRIPS = Number(process.env.DIST_BENCH_ROUND_TRIPS ?? 10_000);
-const RUNS = 3;
+/** Rounds; every round runs every pair once (see measureInterleaved). */
+const RUNS = Number(process.env.DIST_BENCH_RUNS ?? 5);
+/**
+ * Ping-pong rounds: more and shorter than the throughput ones, because a latency figure is the
+ * one a busy host disturbs most (short runs, many of them, interleaved: a burst of load spoils a
+ * few runs of every pair rather than all the runs of one).
+ */
+const RTT_RUNS = RUNS * 3;
+const RTT_PER_RUN = Math.max(1, Math.round(ROUND_TRIPS / RTT_RUNS));
 const COOKIE = 'dist-bench';
 const here = dirname(fileURLToPath(import.meta.url));
 const erlSource = join(here, 'erl', 'dist_bench.erl');
 const peerScript = join(here, 'support', 'dist-peer.ts');
 
-/** Starts bench/support/dist-peer.ts as a TS node in a child process. */
-async function startTsPeer(name: string, epmdPort: number): Promise<ChildProcess> {
+/** Starts bench/support/dist-peer.ts as a TS node in a child process; resolves with its raw echo port. */
+async function startTsPeer(
+  name: string,
+  epmdPort: number,
+): Promise<{ child: ChildProcess; rawPort: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', peerScript, name, COOKIE, String(epmdPort)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  await new Promise<void>((resolve, reject) => {
+  const rawPort = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (c: string) => {
       out += c;
-      if (out.includes('ready')) resolve();
+      const m = /ready (\d+)\n/.exec(out);
+      if (m !== null) resolve(Number(m[1]));
     });
     child.once('exit', (code) => reject(new Error(`TS peer exited with ${code}`)));
   });
-  return child;
+  return { child, rawPort };
+}
+
+/** Bytes per raw round trip: about a ping frame of the distribution case. */
+const RAW_BYTES = 90;
+
+/**
+ * Calibration, not a distribution figure: microseconds per round trip of RAW_BYTES through the
+ * peer's plain TCP echo (same two processes, loopback, TCP_NODELAY), i.e. what Node.js and the
+ * kernel cost before any protocol work.
+ */
+async function rawRtt(port: number): Promise<number> {
+  const socket = connect({ host: '127.0.0.1', port, noDelay: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  try {
+    const msg = Buffer.alloc(RAW_BYTES, 1);
+    let got = 0;
+    let wake: (() => void) | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      got += chunk.length;
+      if (got >= RAW_BYTES && wake !== undefined) {
+        got -= RAW_BYTES;
+        const w = wake;
+        wake = undefined;
+        w();
+      }
+    });
+    const t0 = performance.now();
+    for (let i = 0; i < RTT_PER_RUN; i++) {
+      const back = new Promise<void>((r) => {
+        wake = r;
+      });
+      socket.write(msg);
+      await back;
+    }
+    return ((performance.now() - t0) * 1000) / RTT_PER_RUN;
+  } finally {
+    socket.destroy();
+  }
 }
 
 const A = {
@@ -133,11 +195,11 @@ function tsRtt(node: Node, peer: string, echo: Atom): Promise<number> {
   return inProcess(node, async (self) => {
     const msg = tuple(self.pid, A.ping);
     const t0 = performance.now();
-    for (let i = 0; i < ROUND_TRIPS; i++) {
+    for (let i = 0; i < RTT_PER_RUN; i++) {
       self.send(dest, msg);
       await self.receive();
     }
-    return ((performance.now() - t0) * 1000) / ROUND_TRIPS;
+    return ((performance.now() - t0) * 1000) / RTT_PER_RUN;
   });
 }
 
@@ -146,17 +208,32 @@ async function erlThroughput(from: ErlNode, to: string): Promise<number> {
 }
 
 async function erlRtt(from: ErlNode, to: string): Promise<number> {
-  const us = (await from.eval(`dist_bench:rtt({bench_echo, '${to}'}, ${ROUND_TRIPS})`, 120_000)) as number;
-  return us / ROUND_TRIPS;
+  const us = (await from.eval(`dist_bench:rtt({bench_echo, '${to}'}, ${RTT_PER_RUN})`, 120_000)) as number;
+  return us / RTT_PER_RUN;
 }
 
-async function measure(label: string, run: () => Promise<number>): Promise<number> {
-  await run(); // warm-up: connection set up, JIT, caches
-  const xs: number[] = [];
-  for (let i = 0; i < RUNS; i++) xs.push(await run());
-  const m = median(xs);
-  console.error(`${label}: ${xs.map((x) => x.toFixed(1)).join(', ')} -> ${m.toFixed(1)}`);
-  return m;
+/** One figure to measure: a label and a run that returns microseconds. */
+interface Case {
+  readonly label: string;
+  readonly run: () => Promise<number>;
+}
+
+/**
+ * Warms every case up once (connection set up, JIT, caches), then runs `runs` rounds in which
+ * every case runs once, in the same order: a change in the host's load during the bench falls on
+ * every pair alike instead of on whichever was measured then. Returns the median per case.
+ */
+async function measureInterleaved(cases: readonly Case[], runs: number): Promise<number[]> {
+  for (const c of cases) await c.run();
+  const xs: number[][] = cases.map(() => []);
+  for (let r = 0; r < runs; r++) {
+    for (let i = 0; i < cases.length; i++) xs[i]!.push(await cases[i]!.run());
+  }
+  return cases.map((c, i) => {
+    const m = median(xs[i]!);
+    console.error(`${c.label}: ${xs[i]!.map((x) => x.toFixed(1)).join(', ')} -> ${m.toFixed(1)}`);
+    return m;
+  });
 }
 
 export async function main(): Promise<void> {
@@ -170,7 +247,8 @@ export async function main(): Promise<void> {
     startTsSink(tsA);
     startTsEcho(tsA);
     const tsB = 'bench_ts_b@127.0.0.1';
-    peer = await startTsPeer(tsB, epmd.port);
+    const started = await startTsPeer(tsB, epmd.port);
+    peer = started.child;
     const erlOpts = { cookie: COOKIE, epmdPort: epmd.port };
     const e1 = await startErlNode({ name: 'bench_erl_1@127.0.0.1', ...erlOpts });
     const e2 = await startErlNode({ name: 'bench_erl_2@127.0.0.1', ...erlOpts });
@@ -196,14 +274,29 @@ export async function main(): Promise<void> {
       rows.push({ case: 'ping-pong', impl, metric: 'rtt', value: us, unit: 'us' });
     };
 
-    tput('erl->erl', await measure('throughput erl->erl', () => erlThroughput(e2, e1.name)));
-    tput('ts->ts', await measure('throughput ts->ts', () => tsThroughput(tsA, tsB)));
-    tput('ts->erl', await measure('throughput ts->erl', () => tsThroughput(tsA, e1.name)));
-    tput('erl->ts', await measure('throughput erl->ts', () => erlThroughput(e1, tsA.name)));
-    rtt('erl->erl', await measure('rtt erl->erl', () => erlRtt(e2, e1.name)));
-    rtt('ts->ts', await measure('rtt ts->ts', () => tsRtt(tsA, tsB, A.echo)));
-    rtt('ts->erl', await measure('rtt ts->erl', () => tsRtt(tsA, e1.name, A.echo)));
-    rtt('erl->ts', await measure('rtt erl->ts', () => erlRtt(e1, tsA.name)));
+    const tputCases: [string, () => Promise<number>][] = [
+      ['erl->erl', () => erlThroughput(e2, e1.name)],
+      ['ts->ts', () => tsThroughput(tsA, tsB)],
+      ['ts->erl', () => tsThroughput(tsA, e1.name)],
+      ['erl->ts', () => erlThroughput(e1, tsA.name)],
+    ];
+    const rttCases: [string, () => Promise<number>][] = [
+      ['erl->erl', () => erlRtt(e2, e1.name)],
+      ['ts->ts', () => tsRtt(tsA, tsB, A.echo)],
+      ['ts->erl', () => tsRtt(tsA, e1.name, A.echo)],
+      ['erl->ts', () => erlRtt(e1, tsA.name)],
+      ['node-raw', () => rawRtt(started.rawPort)],
+    ];
+    const tputs = await measureInterleaved(
+      tputCases.map(([impl, run]) => ({ label: `throughput ${impl}`, run })),
+      RUNS,
+    );
+    for (const [i, [impl]] of tputCases.entries()) tput(impl, tputs[i]!);
+    const rtts = await measureInterleaved(
+      rttCases.map(([impl, run]) => ({ label: `rtt ${impl}`, run })),
+      RTT_RUNS,
+    );
+    for (const [i, [impl]] of rttCases.entries()) rtt(impl, rtts[i]!);
 
     writeResults('dist', rows, 'erl->erl');
   } finally {

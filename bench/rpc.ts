@@ -7,8 +7,9 @@
  * Every node is its own OS process, as the erl nodes are: the TS caller (and the erl->ts callee)
  * runs in this process, the ts->ts callee in a child (bench/support/rpc-peer.ts). Per case: `rtt`,
  * the mean over callers of their time per call (µs), and `throughput`, calls over the run's wall
- * time (calls/s). Each figure is the median of `RUNS` runs after a warm-up run.
- * `npx tsx bench/run.ts rpc`.
+ * time (calls/s). Each figure is the median of `RUNS` runs (c=1: `RUNS * 3` shorter ones) after a
+ * warm-up run; the runs of the four pairs are interleaved (round r runs every pair once), so a
+ * change in the host's load falls on all of them. `npx tsx bench/run.ts rpc`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -21,7 +22,17 @@ import { type ResultRow, writeResults } from './support/results.ts';
 
 const CALLS_PER_CALLER = Number(process.env.RPC_BENCH_CALLS ?? 4_000);
 const CONCURRENCY = [1, 64] as const;
-const RUNS = 3;
+const RUNS = Number(process.env.RPC_BENCH_RUNS ?? 3);
+/**
+ * At c=1 a run is short and the figure is a latency, the one a busy host disturbs most: it runs
+ * `RUNS * 3` times with a third of the calls each (same calls in all), so a burst of load spoils
+ * a few runs of every pair rather than all the runs of one.
+ */
+function runsFor(c: number): { runs: number; per: number } {
+  return c === 1
+    ? { runs: RUNS * 3, per: Math.max(1, Math.round(CALLS_PER_CALLER / 3)) }
+    : { runs: RUNS, per: CALLS_PER_CALLER };
+}
 const COOKIE = 'rpc-bench';
 const here = dirname(fileURLToPath(import.meta.url));
 const erlSource = join(here, 'erl', 'rpc_bench.erl');
@@ -57,9 +68,8 @@ async function startTsPeer(name: string, epmdPort: number): Promise<ChildProcess
   return child;
 }
 
-/** `c` concurrent TS callers, each making CALLS_PER_CALLER sequential calls. */
-async function tsRun(node: Node, target: string, c: number): Promise<Figures> {
-  const per = CALLS_PER_CALLER;
+/** `c` concurrent TS callers, each making `per` sequential calls. */
+async function tsRun(node: Node, target: string, c: number, per: number): Promise<Figures> {
   const caller = async (): Promise<number> => {
     const t0 = performance.now();
     for (let i = 0; i < per; i++) {
@@ -74,30 +84,41 @@ async function tsRun(node: Node, target: string, c: number): Promise<Figures> {
   return { wallUs, rttUs: rtts.reduce((a, b) => a + b, 0) / c, calls: per * c };
 }
 
-async function erlRun(from: ErlNode, target: string, c: number): Promise<Figures> {
-  const calls = CALLS_PER_CALLER * c;
+async function erlRun(from: ErlNode, target: string, c: number, per: number): Promise<Figures> {
+  const calls = per * c;
   const r = (await from.eval(`rpc_bench:run('${target}', ${calls}, ${c}, ${ERL_ARG})`, 300_000)) as {
     elements: readonly Term[];
   };
   return { wallUs: r.elements[0] as number, rttUs: r.elements[1] as number, calls };
 }
 
-async function measure(label: string, run: () => Promise<Figures>): Promise<{ rtt: number; tput: number }> {
-  await run(); // warm-up: connection set up, JIT, caches
-  const rtts: number[] = [];
-  const tputs: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const f = await run();
-    rtts.push(f.rttUs);
-    tputs.push(f.calls / (f.wallUs / 1e6));
+/**
+ * Warms every case up once, then runs `runs` rounds in which every case runs once, in the same
+ * order: a change in the host's load during the bench falls on every pair alike. Medians per case.
+ */
+async function measureInterleaved(
+  cases: readonly { readonly label: string; readonly run: () => Promise<Figures> }[],
+  runs: number,
+): Promise<{ rtt: number; tput: number }[]> {
+  for (const c of cases) await c.run(); // warm-up: connection set up, JIT, caches
+  const rtts: number[][] = cases.map(() => []);
+  const tputs: number[][] = cases.map(() => []);
+  for (let r = 0; r < runs; r++) {
+    for (let i = 0; i < cases.length; i++) {
+      const f = await cases[i]!.run();
+      rtts[i]!.push(f.rttUs);
+      tputs[i]!.push(f.calls / (f.wallUs / 1e6));
+    }
   }
-  const rtt = median(rtts);
-  const tput = median(tputs);
-  console.error(
-    `${label}: rtt ${rtts.map((x) => x.toFixed(1)).join(', ')} us -> ${rtt.toFixed(1)}; ` +
-      `${tputs.map((x) => Math.round(x)).join(', ')} calls/s -> ${Math.round(tput)}`,
-  );
-  return { rtt, tput };
+  return cases.map((c, i) => {
+    const rtt = median(rtts[i]!);
+    const tput = median(tputs[i]!);
+    console.error(
+      `${c.label}: rtt ${rtts[i]!.map((x) => x.toFixed(1)).join(', ')} us -> ${rtt.toFixed(1)}; ` +
+        `${tputs[i]!.map((x) => Math.round(x)).join(', ')} calls/s -> ${Math.round(tput)}`,
+    );
+    return { rtt, tput };
+  });
 }
 
 export async function main(): Promise<void> {
@@ -134,10 +155,18 @@ export async function main(): Promise<void> {
       rows.push({ case: `c=${c}`, impl, metric: 'throughput', value: r.tput, unit: 'calls/s' });
     };
     for (const c of CONCURRENCY) {
-      add('erl->erl', c, await measure(`erl->erl c=${c}`, () => erlRun(e2, e1.name, c)));
-      add('ts->ts', c, await measure(`ts->ts c=${c}`, () => tsRun(tsA, tsB, c)));
-      add('ts->erl', c, await measure(`ts->erl c=${c}`, () => tsRun(tsA, e1.name, c)));
-      add('erl->ts', c, await measure(`erl->ts c=${c}`, () => erlRun(e1, tsA.name, c)));
+      const { runs, per } = runsFor(c);
+      const cases: [string, () => Promise<Figures>][] = [
+        ['erl->erl', () => erlRun(e2, e1.name, c, per)],
+        ['ts->ts', () => tsRun(tsA, tsB, c, per)],
+        ['ts->erl', () => tsRun(tsA, e1.name, c, per)],
+        ['erl->ts', () => erlRun(e1, tsA.name, c, per)],
+      ];
+      const results = await measureInterleaved(
+        cases.map(([impl, run]) => ({ label: `${impl} c=${c}`, run })),
+        runs,
+      );
+      for (const [i, [impl]] of cases.entries()) add(impl, c, results[i]!);
     }
     writeResults('rpc', rows, 'erl->erl');
   } finally {

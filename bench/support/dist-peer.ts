@@ -1,10 +1,13 @@
 /**
  * A TypeScript node in its own OS process, for bench/dist.ts: it runs a sink and an echo (the
- * same as the bench's in-process ones) and exits when its stdin closes.
+ * same as the bench's in-process ones) and exits when its stdin closes. It also runs a plain TCP
+ * echo (no distribution: bytes back as they come, in the same turn), the calibration that shows
+ * what a round trip between two Node.js processes costs before any protocol work.
  *
- * Usage: `tsx bench/support/dist-peer.ts <name> <cookie> <epmdPort>`; prints `ready` once it is
- * registered.
+ * Usage: `tsx bench/support/dist-peer.ts <name> <cookie> <epmdPort>`; prints `ready <echoPort>`
+ * once it is registered.
  */
+import { createServer } from 'node:net';
 import { Node } from '../../src/node/node.ts';
 import { atom, type Pid, type Term, type Tuple } from '../../src/term/index.ts';
 
@@ -38,8 +41,15 @@ node.spawn(
   },
   { name: atom('bench_echo') },
 );
+const raw = createServer({ noDelay: true }, (socket) => {
+  socket.on('data', (chunk) => socket.write(chunk));
+  socket.on('error', () => socket.destroy());
+});
+await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+const rawPort = (raw.address() as { port: number }).port;
 process.stdin.on('end', () => {
+  raw.close();
   void node.stop().then(() => process.exit(0));
 });
 process.stdin.resume();
-console.log('ready');
+console.log(`ready ${rawPort}`);

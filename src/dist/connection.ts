@@ -7,9 +7,14 @@
  * as the BEAM does.
  *
  * Writing: messages are encoded at once (the sender may mutate its data afterwards) into one
- * growable buffer, and the buffer is written once per event-loop turn (`setImmediate`), so a
- * burst of sends costs one syscall. When the socket's buffer is full (`write()` returns false)
- * flushing pauses until `drain`; `writable` tells producers to hold back. Messages whose body
+ * growable buffer. The first flush of a wave (after a read from the peer, or after the last
+ * turn's flush) is a microtask: a reply (an echo, a call's answer, whatever the handlers and the
+ * processes they wake send before it runs) goes out in one write from that microtask, instead of
+ * at the end of the event-loop turn (`setImmediate` costs a loop phase and a JS entry: several µs
+ * a hop). Whatever is sent after that early flush in the same
+ * turn waits for the turn's end (`setImmediate`), so a burst costs at most one write per read
+ * chunk plus one per turn. When the socket's buffer is full (`write()` returns false) flushing
+ * pauses until `drain`; `writable` tells producers to hold back. Messages whose body
  * exceeds the fragment size go out as fragments when FRAGMENTS is negotiated.
  *
  * Ticks: every `netTicktimeMs / tickIntensity` a tick (an empty frame) is sent if nothing was
@@ -177,7 +182,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly queue: Buffer[] = [];
   /** Frame lengths not yet written into `out` (offset, length pairs): patched once per flush, not per message. */
   private readonly patches: number[] = [];
+  /** A `setImmediate` flush is pending. */
   private flushScheduled = false;
+  /** A microtask flush is pending. */
+  private earlyScheduled = false;
+  /** The early (microtask) flush of this wave was used; reset by a read and by the turn's flush. */
+  private earlyUsed = false;
   private blocked = false;
   private closedReason: ConnectionCloseReason | undefined;
   private reads = 0;
@@ -327,7 +337,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** Writes what is queued now instead of at the end of the turn. */
   flush(): void {
-    this.flushScheduled = false;
     if (this.closedReason !== undefined || this.blocked) return;
     if (this.out.length > 0) {
       const bytes = this.out.finish();
@@ -405,7 +414,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     } else {
       this.patches.push(start, len);
     }
-    if (!this.flushScheduled) {
+    if (this.flushScheduled || this.earlyScheduled) return;
+    if (!this.earlyUsed) {
+      this.earlyUsed = true;
+      this.earlyScheduled = true;
+      queueMicrotask(this.flushEarly);
+    } else {
       this.flushScheduled = true;
       setImmediate(this.flushNow);
     }
@@ -426,6 +440,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private readonly flushNow = (): void => {
+    this.flushScheduled = false;
+    // The end of a turn: the next send starts a new wave.
+    this.earlyUsed = false;
+    this.flush();
+  };
+
+  private readonly flushEarly = (): void => {
+    this.earlyScheduled = false;
     this.flush();
   };
 
@@ -438,6 +460,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   private readonly onData = (chunk: Buffer): void => {
     this.reads++;
+    this.earlyUsed = false;
     this.parser.push(chunk);
     this.processBuffered();
   };

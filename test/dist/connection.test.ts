@@ -118,6 +118,40 @@ describe('Connection', () => {
     expect(f[0]!.subarray(0, 3)).toEqual(Buffer.from([131, 68, 0]));
   });
 
+  it('answers a read before the end of the turn, then batches the rest of the turn', async () => {
+    const marks: string[] = [];
+    let conn: Connection | undefined;
+    const a = await pair(DEFAULT_DFLAGS, {
+      onControl: () => {
+        // An immediate queued by the handler, before the reply: the reply must not wait for it.
+        setImmediate(() => marks.push('immediate'));
+        conn!.sendMessage(pMe, pThem, 'reply');
+        // Sends in later microtasks of the same turn, after the early flush: one more write.
+        let k = 0;
+        const more = (): void => {
+          conn!.sendMessage(pMe, pThem, k);
+          if (++k < 50) queueMicrotask(more);
+        };
+        queueMicrotask(() => queueMicrotask(more));
+      },
+    });
+    conn = a.conn;
+    const local = (conn as unknown as { socket: Socket }).socket;
+    const orig = local.write.bind(local);
+    (local as unknown as { write: typeof local.write }).write = ((
+      ...args: Parameters<typeof local.write>
+    ) => {
+      marks.push('write');
+      return orig(...args);
+    }) as typeof local.write;
+    const link = Buffer.concat([Buffer.from([131, 68, 0, 104, 3, 97, 1]), pidBytes(pThem), pidBytes(pMe)]);
+    const h = Buffer.alloc(4);
+    h.writeUInt32BE(link.length, 0);
+    a.peer.write(Buffer.concat([h, link]));
+    await until(() => frames(a.received).length === 51, 5000, '51 frames');
+    expect(marks).toEqual(['write', 'immediate', 'write']);
+  });
+
   it('uses SEND_SENDER when negotiated and SEND otherwise; pass-through without FRAGMENTS', async () => {
     const a = await pair();
     a.conn.sendMessage(pMe, pThem, 'x');
