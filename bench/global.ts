@@ -28,6 +28,8 @@ import { type ResultRow, writeResults } from './support/results.ts';
 const REGISTERS = Number(process.env.GLOBAL_BENCH_REGISTERS ?? 200);
 const WHEREIS = Number(process.env.GLOBAL_BENCH_WHEREIS ?? 1_000_000);
 const RUNS = 3;
+/** Which clusters to run (`erl,ts,mixed`; all by default). A partial run does not write results. */
+const CASES = new Set((process.env.GLOBAL_BENCH_CASES ?? 'erl,ts,mixed').split(','));
 const COOKIE = 'global-bench';
 const here = dirname(fileURLToPath(import.meta.url));
 const erlSource = join(here, 'erl', 'global_bench.erl');
@@ -304,20 +306,25 @@ export async function main(): Promise<void> {
     }
   };
   try {
-    await run('5-node cluster', async () => {
-      const members = [await erl(), await erl(), await erl(), await erl(), await erl()];
-      return { members, from: [members[0]!] };
-    });
-    await run('5-node cluster', async () => {
-      const first = await ts();
-      return { members: [first, await peer(), await peer(), await peer(), await peer()], from: [first] };
-    });
-    await run('5-node cluster, 2 ts + 3 erl', async () => {
-      const first = await ts();
-      const e = await erl();
-      return { members: [first, await peer(), e, await erl(), await erl()], from: [e, first] };
-    });
-    writeResults('global', rows, 'erl');
+    if (CASES.has('erl'))
+      await run('5-node cluster', async () => {
+        const members = [await erl(), await erl(), await erl(), await erl(), await erl()];
+        return { members, from: [members[0]!] };
+      });
+    if (CASES.has('ts'))
+      await run('5-node cluster', async () => {
+        const first = await ts();
+        return { members: [first, await peer(), await peer(), await peer(), await peer()], from: [first] };
+      });
+    if (CASES.has('mixed'))
+      await run('5-node cluster, 2 ts + 3 erl', async () => {
+        const first = await ts();
+        const e = await erl();
+        return { members: [first, await peer(), e, await erl(), await erl()], from: [e, first] };
+      });
+    if (CASES.size === 3) writeResults('global', rows, 'erl');
+    else
+      for (const r of rows) console.error(`${r.case} ${r.impl} ${r.metric}: ${r.value.toFixed(1)} ${r.unit}`);
   } finally {
     await Promise.all(local.map((n) => n.stop()));
     for (const c of children) c.kill('SIGKILL');

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Node } from '../../src/node/node.ts';
-import { atom, equals, type Pid, type Term } from '../../src/term/index.ts';
+import { atom, equals, type Pid, type Term, Tuple } from '../../src/term/index.ts';
 import { until } from '../support/dist-helpers.ts';
 import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 
@@ -123,6 +123,27 @@ describe('global among TS nodes', () => {
         elements: expect.arrayContaining([atom('global_name_conflict'), atom('y')]),
       }),
     );
+  });
+
+  it('random_notify: one owner everywhere; the loser lives and is told', async () => {
+    const [a, b] = await nodes(2, 'n');
+    const inboxA: Term[] = [];
+    const inboxB: Term[] = [];
+    const pa = proc(a!, inboxA);
+    const pb = proc(b!, inboxB);
+    expect(await a!.global.register(atom('w'), pa, { onConflict: 'random_notify' })).toBe(true);
+    expect(await b!.global.register(atom('w'), pb, { onConflict: 'random_notify' })).toBe(true);
+    await a!.connect(b!.name);
+    await meshed([a!, b!]);
+    const owner = a!.global.whereis(atom('w'));
+    expect(owner).toBeDefined();
+    expect(equals(b!.global.whereis(atom('w')) ?? atom('undefined'), owner!)).toBe(true);
+    const [loser, loserNode, inbox] = equals(owner!, pa) ? [pb, b!, inboxB] : [pa, a!, inboxA];
+    await until(() => inbox.length > 0, 5000, 'the loser is told');
+    expect(inbox[0]).toEqual(new Tuple([atom('global_name_conflict'), atom('w')]));
+    expect(loserNode.processes.isAlive(loser)).toBe(true);
+    // The winner heard nothing.
+    expect((equals(owner!, pa) ? inboxA : inboxB).length).toBe(0);
   });
 
   it('a TypeScript resolver decides a clash', async () => {

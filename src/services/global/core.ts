@@ -42,7 +42,18 @@
  * - a `new_nodes` whose lock we no longer hold is ignored whole (OTP undoes its inserts but still
  *   adds its nodes);
  * - a node that casts us `in_sync` but never becomes known is disconnected after a grace period
- *   (`#inSync`), so that the next connection runs a full exchange.
+ *   (`#inSync`), so that the next connection runs a full exchange;
+ * - a `register` call whose registrar and owner are both on nodes outside our partition is
+ *   answered but not applied (`#mayInsert`);
+ * - with `batchRegistrations` (off by default: experimental), the registrar reports a job's
+ *   result before it releases its lock and runs the jobs that come meanwhile (or within a
+ *   zero-delay grace timer) under the same lock (`#runRegistrar`);
+ * - a registration also goes to the nodes that cast us `in_sync` and are not known yet
+ *   (`#registrarPeers`);
+ * - a registrar that took its lock on a node that has left our partition meanwhile releases it
+ *   everywhere and starts over (`#setLockKnown`; OTP retries only when nodes were added): its
+ *   lock request may have reached that node again over a new connection, where it would change
+ *   the table of a node that does not know us behind the back of that node's partition.
  *
  * @module
  */
@@ -124,8 +135,13 @@ export type GlobalOutput =
   | { readonly kind: 'reply'; readonly to: Tuple; readonly reply: Term }
   /** Monitor `pid`; feed a `down` input when it exits (or its node goes). */
   | { readonly kind: 'watch'; readonly pid: Pid }
-  /** Drop the monitor of `pid` (and any DOWN of it not yet fed). */
-  | { readonly kind: 'unwatch'; readonly pid: Pid }
+  /**
+   * Drop the monitor of `pid` (and any DOWN of it not yet fed). With `linger`, the pid is likely
+   * to be watched again soon (it released a lock; lockers and registrars lock again and again):
+   * the driver may keep the monitor, dropping its DOWN until the next `watch`, to save a
+   * DEMONITOR and a MONITOR on the wire per lock.
+   */
+  | { readonly kind: 'unwatch'; readonly pid: Pid; readonly linger?: boolean }
   | { readonly kind: 'timer'; readonly id: number; readonly ms: number }
   | { readonly kind: 'cancel_timer'; readonly id: number }
   /** `sync_other`: dial `node`, then cast it `{in_sync, Me, true}`; feed `connect_failed` if the dial fails. */
@@ -226,6 +242,13 @@ export interface GlobalCoreOptions {
    * connection to it (see `#inSync`). Default 5 000.
    */
   readonly unconfirmedSyncMs?: number;
+  /**
+   * Let the registrar report a job's result before it releases its lock and run the jobs that
+   * come meanwhile under the same lock (see `#runRegistrar`). Default false: OTP's sequence,
+   * each job in its own lock, result after the release. Experimental: a lock held between jobs
+   * is released to nodes that may have disconnected meanwhile, which dials them again.
+   */
+  readonly batchRegistrations?: boolean;
 }
 
 /** Defaults of {@link GlobalCoreOptions}, with the reason for each. */
@@ -249,6 +272,9 @@ export const globalCoreDefaults: {
 });
 
 const MIN_SMALL = -(1n << 59n);
+
+/** Most registrar jobs run under one take of the registrar's lock (see `#runRegistrar`). */
+const REGISTRAR_BATCH = 16;
 
 interface PreConnect {
   readonly vsn: number;
@@ -315,6 +341,7 @@ export class GlobalCore implements CallHost, LockerHost {
   #maxLocks: number;
   #lostTtl: number;
   #unconfirmedMs: number;
+  readonly #batch: boolean;
 
   // --- server state (#state{} and the tables) ---
   readonly #known = new Map<Atom, number>();
@@ -336,6 +363,11 @@ export class GlobalCore implements CallHost, LockerHost {
   readonly #locker: Locker;
   readonly #registrarQueue: RegistrarJob[] = [];
   #registrarBusy = false;
+  readonly #registrarLock: LockId;
+  /** The registrar's lock, held on `nodes` while it waits a moment for another job. */
+  #registrarHold:
+    | { readonly nodes: readonly Atom[]; readonly timer: number; readonly jobs: number }
+    | undefined;
 
   // --- machinery: the internal queue, calls, timers, outputs ---
   #queue: (() => void)[] = [];
@@ -364,7 +396,9 @@ export class GlobalCore implements CallHost, LockerHost {
     this.#maxLocks = options.maxLocks ?? globalCoreDefaults.maxLocks;
     this.#lostTtl = options.lostConnectionTtlMs ?? globalCoreDefaults.lostConnectionTtlMs;
     this.#unconfirmedMs = options.unconfirmedSyncMs ?? globalCoreDefaults.unconfirmedSyncMs;
+    this.#batch = options.batchRegistrations === true;
     this.#locker = new Locker(this);
+    this.#registrarLock = { resource: G.global, requester: options.pids.registrar };
   }
 
   /** Changes settings from now on (a new POP setting applies to the next connection loss). */
@@ -744,7 +778,7 @@ export class GlobalCore implements CallHost, LockerHost {
         return true;
       case 'register':
       case 'register_ext':
-        this.#insName(req.entry, { pid: from });
+        if (this.#mayInsert(req.entry.pid, from)) this.#insName(req.entry, { pid: from });
         return G.yes;
       case 'unregister':
         this.#deleteName(req.name);
@@ -759,6 +793,25 @@ export class GlobalCore implements CallHost, LockerHost {
         this.#log('warn', 'unexpected_call', 'global_name_server received a call it does not understand');
         return undefined;
     }
+  }
+
+  /**
+   * Whether a registrar's `register` may insert here. Not when both the registrar and the owner
+   * are on nodes outside our partition: a registrar that knows us while we do not know it (its
+   * view lags a prevent_overlapping_partitions cut, or it reached us again over a new connection)
+   * would give us a name that the rest of our partition never gets and that our next merge
+   * cannot hand on (`#inPartition` drops it on the other side), so the tables would differ for
+   * good. Left out, the name comes back with its owner's node when that node joins us.
+   */
+  #mayInsert(pid: Pid, from: Pid): boolean {
+    const inside = (n: Atom): boolean => n === this.me || this.#known.has(n);
+    if (inside(from.node) || inside(pid.node)) return true;
+    this.#log(
+      'debug',
+      'outside_partition',
+      `global: ignored a registration from ${from.node.name}, not known here`,
+    );
+    return false;
   }
 
   // ---- connect sessions ----
@@ -1188,13 +1241,13 @@ export class GlobalCore implements CallHost, LockerHost {
     this.#emit({ kind: 'watch', pid });
   }
 
-  #unwatch(pid: Pid): void {
+  #unwatch(pid: Pid, linger = false): void {
     const key = pidKey(pid);
     const w = this.#watched.get(key);
     if (w === undefined) return;
     if (--w.count > 0) return;
     this.#watched.delete(key);
-    this.#emit({ kind: 'unwatch', pid });
+    this.#emit(linger ? { kind: 'unwatch', pid, linger } : { kind: 'unwatch', pid });
   }
 
   /** A DOWN: the pid's locks and names go (no traffic: every node's own monitor does the same). */
@@ -1221,34 +1274,84 @@ export class GlobalCore implements CallHost, LockerHost {
   #handleDelLock(id: LockId, pid: Pid): void {
     const r = this.#locks.remove(id, pid);
     if (!r.removed) return;
-    this.#unwatch(pid);
+    this.#unwatch(pid, true);
     if (r.deleted && id.resource === G.global) this.#globalLockDown = false;
   }
 
   // ---- the registrar ----
 
+  /**
+   * The registrar: OTP's `trans_all_known/1` around each job (`{global, Registrar}` on every
+   * known node, the op on each, then the lock released; the result once released). With
+   * `batchRegistrations`, for latency and invisible in the tables: a job's result is reported as
+   * soon as its op is applied everywhere (the release follows), and jobs queued meanwhile, or
+   * arriving within a zero-delay grace timer, run under the same lock while the known nodes stay
+   * the same, up to {@link REGISTRAR_BATCH} jobs. Back-to-back registrations then take one round
+   * trip each instead of five, and other nodes' registrars and lockers wait at most one batch.
+   */
   #runRegistrar(): void {
-    if (this.#registrarBusy) return;
-    const job = this.#registrarQueue.shift();
-    if (job === undefined) return;
+    const hold = this.#registrarHold;
+    if (hold !== undefined) {
+      this.#registrarHold = undefined;
+      this.cancelTimer(hold.timer);
+      this.#registrarNext(hold.nodes, hold.jobs);
+      return;
+    }
+    if (this.#registrarBusy || this.#registrarQueue.length === 0) return;
     this.#registrarBusy = true;
+    this.#setLockKnown(this.#registrarLock, 0, (nodes) => this.#registrarNext(nodes, 0));
+  }
+
+  /** Runs the next queued job under the lock held on `nodes`, or releases it. */
+  #registrarNext(nodes: readonly Atom[], jobs: number): void {
+    const job = this.#registrarQueue[0];
+    if (job === undefined) {
+      if (!this.#batch) {
+        this.#registrarRelease(nodes);
+        return;
+      }
+      const timer = this.setTimer(0, () => {
+        if (this.#registrarHold?.timer !== timer) return;
+        this.#registrarHold = undefined;
+        this.#registrarRelease(nodes);
+      });
+      this.#registrarHold = { nodes, timer, jobs };
+      return;
+    }
+    const peers = this.#registrarPeers();
+    const same = peers.length + 1 === nodes.length && peers.every((n) => nodes.includes(n));
+    if (jobs >= (this.#batch ? REGISTRAR_BATCH : 1) || !same) {
+      this.#registrarRelease(nodes);
+      return;
+    }
+    this.#registrarQueue.shift();
     const finish = (result: Term): void => {
+      if (!this.#batch) {
+        this.#registrarRelease(nodes, () => this.#emit({ kind: 'done', op: job.op, result }));
+        return;
+      }
       this.#emit({ kind: 'done', op: job.op, result });
+      this.#registrarNext(nodes, jobs + 1);
+    };
+    if (job.kind === 'unregister') {
+      this.multiCall('registrar', nodes, { kind: 'unregister', name: job.name }, () => finish(G.ok));
+      return;
+    }
+    const e = job.entry;
+    if (!job.force && (this.whereis(e.name) !== undefined || !this.#checkDupname(e))) {
+      finish(G.no);
+      return;
+    }
+    this.multiCall('registrar', nodes, { kind: 'register', entry: e }, () => finish(G.yes));
+  }
+
+  /** `delete_global_lock/2` of the registrar's lock, then the next job, if any. */
+  #registrarRelease(nodes: readonly Atom[], released?: () => void): void {
+    deleteGlobalLock(this, 'registrar', this.#registrarLock, nodes, () => {
+      released?.();
       this.#registrarBusy = false;
       this.#runRegistrar();
-    };
-    this.#transAllKnown((nodes, cont) => {
-      if (job.kind === 'unregister') {
-        this.multiCall('registrar', nodes, { kind: 'unregister', name: job.name }, () => cont(G.ok));
-        return;
-      }
-      const e = job.entry;
-      if (!job.force && (this.whereis(e.name) !== undefined || !this.#checkDupname(e))) {
-        cont(G.no);
-        return;
-      }
-      this.multiCall('registrar', nodes, { kind: 'register', entry: e }, () => cont(G.yes));
-    }, finish);
+    });
   }
 
   /** `check_dupname/2`: a process has one global name. */
@@ -1258,20 +1361,21 @@ export class GlobalCore implements CallHost, LockerHost {
     return false;
   }
 
-  /** `trans_all_known/1`: run `fn` under `{global, Registrar}` on every known node. */
-  #transAllKnown(
-    fn: (nodes: readonly Atom[], cont: (r: Term) => void) => void,
-    cont: (r: Term) => void,
-  ): void {
-    const id: LockId = { resource: G.global, requester: this.#pids.registrar };
-    this.#setLockKnown(id, 0, (nodes) =>
-      fn(nodes, (result) => deleteGlobalLock(this, 'registrar', id, nodes, () => cont(result))),
-    );
+  /**
+   * The nodes a registration goes to: the known ones, and those that count us as known while we
+   * have not learnt of them yet (`#inSync`). OTP takes the known ones only; but such a node's
+   * partition (which the rest of ours has joined) applies our op everywhere but there, and
+   * would differ from it for good (found by the randomized simulation with nodeup races).
+   */
+  #registrarPeers(): Atom[] {
+    const peers = this.knownNodes();
+    for (const n of this.#unconfirmed.keys()) if (!peers.includes(n)) peers.push(n);
+    return peers;
   }
 
   /** `set_lock_known/2`: the boss first, then all known nodes; retry if the partition grew meanwhile. */
   #setLockKnown(id: LockId, times: number, cont: (nodes: readonly Atom[]) => void): void {
-    const known = this.knownNodes();
+    const known = this.#registrarPeers();
     const nodes = [this.me, ...known];
     const boss = theBoss(nodes);
     setLockOnNodes(this, 'registrar', id, [boss], (ok) => {
@@ -1280,13 +1384,17 @@ export class GlobalCore implements CallHost, LockerHost {
         return;
       }
       setLockOnNodes(this, 'registrar', id, nodes, (ok2) => {
-        if (ok2 && this.knownNodes().every((n) => known.includes(n))) {
+        const now = this.#registrarPeers();
+        const grew = now.some((n) => !known.includes(n));
+        const shrank = known.some((n) => !now.includes(n));
+        if (ok2 && !grew && !shrank) {
           cont(nodes);
           return;
         }
-        delLock(this, 'registrar', id, [boss], () =>
-          randomSleep(this, times, () => this.#setLockKnown(id, times + 1, cont)),
-        );
+        const retry = (): void => randomSleep(this, times, () => this.#setLockKnown(id, times + 1, cont));
+        // A node left while we locked: our lock may stand there over a new connection; free all.
+        if (ok2 && shrank) deleteGlobalLock(this, 'registrar', id, nodes, retry);
+        else delLock(this, 'registrar', id, [boss], retry);
       });
     });
   }

@@ -16,6 +16,8 @@
  * Node}` for each call, each caller here keeps one monitor per node for as long as the server
  * lives, and its DOWN fails every call in flight there (a "bad node", as multi_call's DOWN does).
  * That saves a MONITOR_P and a DEMONITOR_P per remote call; the peer sees a long-lived monitor.
+ * Likewise the monitor of a remote lock holder outlives its lock for a while (`linger`), as the
+ * same registrar locks again on the next registration.
  *
  * Conflict resolution runs `global:resolve_it/4` where OTP runs it: on the node of the pid being
  * asked. Here through `node.rpc` (erpc, or rex for peers without SPAWN), and this node exposes
@@ -88,6 +90,11 @@ interface Link {
   readonly pending: Set<string>;
 }
 
+/**
+ * Most lingering monitors (see the core's `unwatch` output): enough for the lockers and
+ * registrars of a large cluster; a peer's many lock clients cannot make us hold more.
+ */
+const MAX_LINGERING = 64;
 const NOCONNECTION = atom('noconnection');
 const EXIT = atom('EXIT');
 const DOWN = atom('DOWN');
@@ -109,6 +116,8 @@ export class GlobalService {
   readonly #linkRefs = new Map<string, Link>();
   readonly #watches = new Map<string, Reference>();
   readonly #watchRefs = new Map<string, Pid>();
+  /** Monitors the core dropped with `linger` (lock holders), kept for its next `watch`; oldest first. */
+  readonly #lingering = new Map<string, Reference>();
   readonly #timers = new Map<number, ReturnType<typeof setTimeout>>();
   readonly #ops = new Map<number, { resolve(v: Term): void; reject(e: unknown): void }>();
   readonly #handlers = new TermKeyMap<{ readonly pid: Pid; readonly fn: ResolveFunction }>();
@@ -247,6 +256,8 @@ export class GlobalService {
           const pid = this.#watchRefs.get(refKey(down));
           if (pid !== undefined) {
             this.#watchRefs.delete(refKey(down));
+            // A lingering monitor's DOWN: the core no longer watches the pid.
+            if (this.#lingering.delete(pidKey(pid))) continue;
             this.#watches.delete(pidKey(pid));
             this.#feed({ kind: 'down', pid });
             continue;
@@ -394,6 +405,12 @@ export class GlobalService {
       case 'watch': {
         const key = pidKey(o.pid);
         if (this.#watches.has(key)) return;
+        const kept = this.#lingering.get(key);
+        if (kept !== undefined) {
+          this.#lingering.delete(key);
+          this.#watches.set(key, kept);
+          return;
+        }
         const ref = this.#context('server').monitor(o.pid);
         this.#watches.set(key, ref);
         this.#watchRefs.set(refKey(ref), o.pid);
@@ -404,8 +421,15 @@ export class GlobalService {
         const ref = this.#watches.get(key);
         if (ref === undefined) return;
         this.#watches.delete(key);
-        this.#watchRefs.delete(refKey(ref));
-        this.#context('server').demonitor(ref, { flush: true });
+        if (o.linger === true) {
+          this.#lingering.set(key, ref);
+          if (this.#lingering.size <= MAX_LINGERING) return;
+          const [oldKey, oldRef] = this.#lingering.entries().next().value as [string, Reference];
+          this.#lingering.delete(oldKey);
+          this.#dropMonitor(oldRef);
+          return;
+        }
+        this.#dropMonitor(ref);
         return;
       }
       case 'timer': {
@@ -478,6 +502,11 @@ export class GlobalService {
       }
       return new Tuple([G.badrpc, NOCONNECTION]);
     }
+  }
+
+  #dropMonitor(ref: Reference): void {
+    this.#watchRefs.delete(refKey(ref));
+    this.#context('server').demonitor(ref, { flush: true });
   }
 
   #context(actor: Actor): ProcessContext {

@@ -83,6 +83,8 @@ export interface SimClusterOptions {
   readonly preventOverlappingPartitions?: boolean;
   /** Let protocol messages overtake nodeup (default false). */
   readonly raceNodeup?: boolean;
+  /** The core's `batchRegistrations` (default false, as a node's service runs it). */
+  readonly batchRegistrations?: boolean;
   /** Sees every input and output of every core, as text. */
   readonly trace?: (line: string) => void;
 }
@@ -119,6 +121,7 @@ export class SimCluster {
             rng: new Prng(seed),
             isAlive: (pid) => this.nodes.get(name)!.isAlive(pid),
             ...(o.preventOverlappingPartitions === false ? { preventOverlappingPartitions: false } : {}),
+            batchRegistrations: o.batchRegistrations === true,
           }),
       );
       this.nodes.set(name, n);

@@ -94,6 +94,10 @@ export interface RunOptions {
   readonly pop?: boolean;
   /** Sees every input and output of every core. */
   readonly trace?: (line: string) => void;
+  /** The core's `batchRegistrations` (default false: OTP's sequence, as a node runs it). */
+  readonly batch?: boolean;
+  /** Registrations sometimes come in bursts of up to three from one node (default false). */
+  readonly bursts?: boolean;
 }
 
 /** One randomized run. */
@@ -107,6 +111,7 @@ export function randomRun(seed: number, o: RunOptions = {}): void {
     delayMs: { min: 1, max: 15 },
     raceNodeup: o.raceNodeup === true,
     preventOverlappingPartitions: o.pop !== false,
+    batchRegistrations: o.batch === true,
     ...(trace ? { trace } : {}),
   });
   const rng = c.rng.fork();
@@ -123,14 +128,17 @@ export function randomRun(seed: number, o: RunOptions = {}): void {
     const r = rng.next();
     const node = pick(names);
     if (r < 0.3) {
-      const mine = [...c.node(node).live.values()];
-      const pid = mine.length > 0 && rng.chance(0.7) ? pick(mine) : c.spawn(node);
-      const name = pick(NAMES);
-      register(c, node, name, pid, (y) => {
-        if (!y) return;
-        const k = inspect(name);
-        yes.set(k, [...(yes.get(k) ?? []), pid]);
-      });
+      const burst = o.bursts === true ? 1 + rng.int(3) : 1;
+      for (let b = 0; b < burst; b++) {
+        const mine = [...c.node(node).live.values()];
+        const pid = mine.length > 0 && rng.chance(0.7) ? pick(mine) : c.spawn(node);
+        const name = pick(NAMES);
+        register(c, node, name, pid, (y) => {
+          if (!y) return;
+          const k = inspect(name);
+          yes.set(k, [...(yes.get(k) ?? []), pid]);
+        });
+      }
     } else if (r < 0.38) {
       const name = pick(NAMES);
       unregistered.add(inspect(name));
@@ -207,6 +215,8 @@ if (process.argv[1]?.endsWith('sim-run.ts')) {
     randomRun(seed, {
       raceNodeup: process.env.RACE === '1',
       pop: process.env.POP !== '0',
+      batch: process.env.BATCH === '1',
+      bursts: process.env.BURSTS === '1',
       trace: (l) => {
         if (filter === undefined || l.includes(filter)) lines.push(l);
       },
