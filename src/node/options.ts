@@ -35,7 +35,10 @@ export interface NodeOptions {
   readonly name: string;
   /** The cookie; `~/.erlang.cookie` when absent. */
   readonly cookie?: string;
-  /** Connect hidden (no PUBLISHED flag). Default true until the node runs `global`. */
+  /**
+   * Connect hidden (no PUBLISHED flag): peers do not list this node in `nodes()` and `global` does
+   * not mesh through it. Default false: the node runs `global`, so BEAM peers' `global:sync()` completes.
+   */
   readonly hidden?: boolean;
   /** Where the EPMD comes from. Default `'auto'`. */
   readonly epmd?: EpmdMode;
@@ -103,8 +106,8 @@ export const nodeDefaults: {
   readonly maxConcurrentRpc: number;
   readonly rpcTimeoutMs: number;
 } = Object.freeze({
-  // A visible node must run `global`; until it does, hidden keeps BEAM's global:sync() from blocking.
-  hidden: true,
+  // Visible, as `erl` is: the node runs `global` (protocol 8), so BEAM peers' global:sync() completes.
+  hidden: false,
   // OTP's net_ticktime; it is not negotiated, so it must match the cluster.
   netTicktimeMs: 60_000,
   // OTP's net_setuptime (7 s per step).

@@ -32,7 +32,7 @@ describe('distribute CLI (TS nodes)', () => {
       epmd.port,
     );
     const up = JSON.parse(await a.waitForLine((l) => l.includes('"event":"up"'))) as Record<string, unknown>;
-    expect(up).toMatchObject({ event: 'up', node: A, hidden: true, exposed: ['mathx'] });
+    expect(up).toMatchObject({ event: 'up', node: A, hidden: false, exposed: ['mathx'] });
     b = await Node.start({ name: B, cookie: COOKIE, epmd: 'external', epmdPort: epmd.port });
     await b.connect(A);
     b.spawn(
@@ -101,10 +101,10 @@ describe('distribute CLI (TS nodes)', () => {
       cli('nodes', '--via', A, '--cookie', COOKIE, '--json'),
     ]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/│ b@127\.0\.0\.1 +│ hidden +│/);
+    expect(text.stdout).toMatch(/│ b@127\.0\.0\.1 +│ visible +│/);
     // Our own client node is left out.
     expect(text.stdout).not.toContain('distribute-cli-');
-    expect(lastJson(json.stdout)).toEqual({ ok: true, via: A, nodes: [{ name: B, kind: 'hidden' }] });
+    expect(lastJson(json.stdout)).toEqual({ ok: true, via: A, nodes: [{ name: B, kind: 'visible' }] });
   });
 
   it('nodes --via a node that does not answer erlang:nodes/1 is a clear failure', async () => {

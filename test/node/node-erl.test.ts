@@ -27,10 +27,12 @@ describeErl('distribution interop with erl', () => {
     const ts = await tsNode();
     const up = nextEvent<[string, { hidden: boolean }]>(ts, 'nodeup', 10_000);
     expect(await e.eval(`net_adm:ping('${ts.name}')`)).toBe(atom('pong'));
-    expect(await up).toEqual([e.name, { hidden: true }]);
-    expect(ts.nodes('hidden')).toEqual([e.name]);
-    expect(ts.nodes()).toEqual([]);
-    expect(await e.eval('nodes(hidden)')).toEqual([atom(ts.name)]);
+    // Visible by default: each lists the other in nodes(), and erl's global:sync() completes.
+    expect(await up).toEqual([e.name, { hidden: false }]);
+    expect(ts.nodes()).toEqual([e.name]);
+    expect(ts.nodes('hidden')).toEqual([]);
+    expect(await e.eval('nodes()')).toEqual([atom(ts.name)]);
+    expect(await e.eval('global:sync()')).toBe(atom('ok'));
     const ts2 = await tsNode();
     expect(await ts2.ping(e.name)).toBe('pong');
     expect(await ts2.ping('nobody@127.0.0.1')).toBe('pang');
@@ -165,7 +167,7 @@ describeErl('distribution interop with erl', () => {
     // Three tick times with no traffic: both sides tick, nobody times out.
     await e.eval(`receive after ${TICK_SEC * 3000} -> ok end`, TICK_SEC * 3000 + 5000);
     expect(downs).toBe(0);
-    expect(await e.eval(`lists:member('${ts.name}', nodes(hidden))`)).toBe(true);
+    expect(await e.eval(`lists:member('${ts.name}', nodes())`)).toBe(true);
   });
 
   it('makes erl see nodedown when the TS node stops', async () => {

@@ -121,9 +121,9 @@ describe('two TypeScript nodes', () => {
   });
   const { tsNode } = cluster;
 
-  it('pings both ways and reports nodeup, nodes() and nodedown', async () => {
-    const a = await tsNode();
-    const b = await tsNode();
+  it('pings both ways and reports nodeup, nodes() and nodedown (hidden nodes)', async () => {
+    const a = await tsNode({ hidden: true });
+    const b = await tsNode({ hidden: true });
     const upA = nextEvent<[string, { hidden: boolean }]>(a, 'nodeup', 5000);
     const upB = nextEvent<[string, { hidden: boolean }]>(b, 'nodeup', 5000);
     expect(await a.ping(b.name)).toBe('pong');
@@ -143,10 +143,10 @@ describe('two TypeScript nodes', () => {
     expect(await a.ping(a.name)).toBe('pong');
   });
 
-  it('makes visible connections between visible nodes', async () => {
-    const a = await tsNode({ hidden: false });
-    const b = await tsNode({ hidden: false });
-    const c = await tsNode();
+  it('makes visible connections between visible nodes, the default', async () => {
+    const a = await tsNode();
+    const b = await tsNode();
+    const c = await tsNode({ hidden: true });
     expect(await a.ping(b.name)).toBe('pong');
     expect(await a.ping(c.name)).toBe('pong');
     expect(a.nodes()).toEqual([b.name]);
@@ -417,7 +417,7 @@ describe('two TypeScript nodes', () => {
     );
     const down = nextEvent<[string, { reason: string }]>(a, 'nodedown', 2000);
     child.kill('SIGKILL');
-    expect(await down).toEqual([child.name, { reason: 'connection_closed', hidden: true }]);
+    expect(await down).toEqual([child.name, { reason: 'connection_closed', hidden: false }]);
   });
 
   it('drops a frozen TS node (SIGSTOP) after the tick time', async () => {
