@@ -9,6 +9,9 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import pino from 'pino';
+import { demo } from './commands/demo.ts';
+import { leader } from './commands/leader.ts';
+import { members } from './commands/members.ts';
 import { names } from './commands/names.ts';
 import { nodes } from './commands/nodes.ts';
 import { ping } from './commands/ping.ts';
@@ -106,6 +109,19 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       'expose the functions of a module (export default { mod: { fn } }); repeatable',
       (v: string, prev: string[] = []) => [...prev, v],
     )
+    .option('--membership', 'run SWIM membership over UDP (prints the membership address it bound)')
+    .option('--seeds <host:port,...>', 'membership addresses to join through (with --membership)')
+    .option('--swim-port <port>', 'UDP port of the membership (default: any free port)')
+    .option('--swim-host <host>', 'interface the membership binds (default 127.0.0.1)')
+    .option('--probe-interval <ms>', 'membership protocol period (default 1000)')
+    .option('--auto-connect', 'connect to alive members, disconnect from dead ones')
+    .option('--election', 'run the Raft leader election (needs --voters)')
+    .option('--voters <node,...>', 'node names of all voters, this one included (with --election)')
+    .option(
+      '--data-dir <dir>',
+      'where the election keeps its term and vote (default <tmpdir>/distribute/<name>)',
+    )
+    .option('--election-timeout <ms>', 'minimum election timeout (default 150; max is twice it)')
     .action(async (o, cmd: Command) => start(context(cmd), o));
 
   withTls(program.command('ping'))
@@ -142,6 +158,20 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       rpc(context(cmd), node, mod, fun, args, o),
     );
 
+  withTls(program.command('members'))
+    .description('list the membership view of a node started with `start --membership`')
+    .requiredOption('--via <node>', 'the node to ask')
+    .addOption(cookieOption())
+    .addOption(timeoutOption())
+    .action(async (o, cmd: Command) => members(context(cmd), o));
+
+  withTls(program.command('leader'))
+    .description('show the leader a node started with `start --election` (or --membership) knows of')
+    .requiredOption('--via <node>', 'the node to ask')
+    .addOption(cookieOption())
+    .addOption(timeoutOption())
+    .action(async (o, cmd: Command) => leader(context(cmd), o));
+
   withTls(program.command('send'))
     .description('send an Erlang term to a registered name on a node')
     .argument('<node>', 'node name')
@@ -151,6 +181,14 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     .action(async (node: string, name: string, term: string, o, cmd: Command) =>
       send(context(cmd), node, name, term, o),
     );
+
+  program
+    .command('demo')
+    .description('start a local cluster and watch membership, election, pg and global at work (docs/demo.md)')
+    .option('--nodes <n>', 'how many TypeScript nodes (3 to 9)', '5')
+    .option('--with-erl', 'add a real erl node (needs Erlang/OTP)')
+    .option('--interactive', 'keep the cluster running after the scenario, until Ctrl-C')
+    .action(async (o, cmd: Command) => demo(context(cmd), o));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
