@@ -4,26 +4,34 @@
  * given its own natural values: OtpErlangAtom, OtpErlangBinary, ...) and the BEAM (`erl`,
  * bench/erl/term_bench.erl, started by this run on the same terms built the same way).
  *
- * For each case and metric the three are measured back to back (erl, then ts and erlang_js),
- * so that a machine shared with other work loads them alike. JS timings use tinybench; each
- * task runs a batch of calls sized to take about 0.2 ms, so the per-sample clock reads do not
- * count. The BEAM times batches the same way with erlang:monotonic_time.
- * `npx tsx bench/run.ts term`.
+ * Fairness on a shared machine: every figure is the median of {@link ROUNDS} samples; in each
+ * round the three implementations take one sample each, back to back, in an order that rotates
+ * from round to round, and each ratio is the median of the per-round ratios. Samples are timed
+ * in CPU time (process.cpuUsage for Node, statistics(runtime) for the BEAM: all threads of the
+ * process), not wall time: time spent waiting for a core that another program holds is not the
+ * codec's. Every task is warmed up first, and runs calls in batches of about {@link BATCH_MS}.
+ *
+ * `npx tsx bench/run.ts term [case ...]` (naming cases measures only those, and writes no results).
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import erlangJs from 'erlang_js';
-import { Bench } from 'tinybench';
+import { TermEncoder } from '../src/term/encode.ts';
 import { atom, decode, encode, equals, type Term, tuple } from '../src/term/index.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
 
-/** Measured time per task and per BEAM loop, after a warm-up. */
-const TIME_MS = 700;
-const WARMUP_MS = 200;
-/** A JS task call runs calls in a batch lasting about this long. */
-const BATCH_MS = 0.2;
+/** Samples per figure. */
+const ROUNDS = 7;
+/** CPU time of one sample. */
+const SAMPLE_MS = 100;
+/** CPU time each task runs before its first sample. */
+const WARMUP_MS = 150;
+/** JS calls run in batches lasting about this long, so reading the clock costs nothing measurable. */
+const BATCH_MS = 1;
 
 const erlScript = join(dirname(fileURLToPath(import.meta.url)), 'erl', 'term_bench.erl');
 
@@ -203,7 +211,9 @@ class ErlBench {
       `{ok, M, B} = compile:file(${path}, [binary, return_errors]),` +
       `{module, M} = code:load_binary(M, ${path}, B),` +
       'M:serve().';
-    this.#child = spawn('erl', ['-noshell', '-eval', boot], {
+    // No busy-waiting schedulers: their spinning would count as CPU time of the codec.
+    const noSpin = ['+sbwt', 'none', '+sbwtdcpu', 'none', '+sbwtdio', 'none'];
+    this.#child = spawn('erl', [...noSpin, '-noshell', '-eval', boot], {
       env: { ...process.env, ERL_CRASH_DUMP_SECONDS: '0' },
     });
     let partial = '';
@@ -252,14 +262,14 @@ class ErlBench {
     return sizes;
   }
 
-  /** Calls per second of term_to_binary (encode) or binary_to_term (decode) on one case. */
-  async run(name: string, metric: string, timeMs: number): Promise<number> {
+  /** One sample of term_to_binary (encode) or binary_to_term (decode) on one case. */
+  async sample(name: string, metric: string, timeMs: number): Promise<Sample> {
     this.#child.stdin.write(`run ${name} ${metric} ${timeMs}\n`);
     const line = await this.#line();
-    const [tag, gotName, gotMetric, ops] = line.split(' ');
+    const [tag, gotName, gotMetric, calls, cpu] = line.split(' ');
     if (tag !== 'RESULT' || gotName !== name || gotMetric !== metric)
       throw new Error(`erl bench said: ${line}`);
-    return Number(ops);
+    return { calls: Number(calls), cpuMs: Number(cpu) };
   }
 
   async stop(): Promise<void> {
@@ -272,41 +282,95 @@ class ErlBench {
   }
 }
 
-/** Sizes a batch so one call of `run(batch)` takes about {@link BATCH_MS}. */
-function batchSize(run: (n: number) => void): number {
-  let n = 1;
-  for (;;) {
-    const t0 = performance.now();
-    run(n);
-    if (performance.now() - t0 >= BATCH_MS || n >= 1 << 20) return n;
-    n *= 2;
+/** One timed run of many calls. */
+interface Sample {
+  readonly calls: number;
+  /** CPU time of the whole process (all threads: GC helpers count too), in ms. */
+  readonly cpuMs: number;
+}
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** A JS codec under test: one call, run in batches of `batch` calls lasting about {@link BATCH_MS}. */
+class JsTask {
+  readonly #one: () => unknown;
+  readonly #sink: { last: unknown };
+  #batch = 1;
+
+  constructor(one: () => unknown, sink: { last: unknown }) {
+    this.#one = one;
+    this.#sink = sink;
+  }
+
+  #run(n: number): void {
+    const one = this.#one;
+    const sink = this.#sink;
+    for (let i = 0; i < n; i++) sink.last = one();
+  }
+
+  /** Runs for `ms` of CPU time without recording, and sizes the batch. */
+  warm(ms: number): void {
+    const t0 = cpuMs();
+    let n = 1;
+    for (;;) {
+      const t = cpuMs();
+      this.#run(n);
+      const spent = cpuMs() - t;
+      if (spent < BATCH_MS && n < 1 << 20) n *= 2;
+      if (cpuMs() - t0 >= ms) break;
+    }
+    this.#batch = n;
+  }
+
+  sample(ms: number): Sample {
+    const batch = this.#batch;
+    const t0 = cpuMs();
+    let t = t0;
+    let calls = 0;
+    do {
+      this.#run(batch);
+      calls += batch;
+      t = cpuMs();
+    } while (t - t0 < ms);
+    return { calls, cpuMs: t - t0 };
   }
 }
 
-/** Calls per second of `one`, timed by tinybench over {@link TIME_MS} in batches. */
-async function jsOpsPerSecond(one: () => unknown, sink: { last: unknown }): Promise<number> {
-  const run = (n: number): void => {
-    for (let i = 0; i < n; i++) sink.last = one();
-  };
-  const batch = batchSize(run);
-  const bench = new Bench({ time: TIME_MS, warmupTime: WARMUP_MS, iterations: 10 });
-  bench.add('task', () => run(batch));
-  await bench.run();
-  const result = bench.tasks[0]?.result;
-  if (result === undefined || (result.state !== 'completed' && result.state !== 'aborted-with-statistics')) {
-    throw new Error(`tinybench task did not complete: ${JSON.stringify(result)}`);
-  }
-  return (batch * 1000) / result.period;
+/** A full collection (the bench runs without --expose-gc, so the function is fetched this way). */
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
+
+/** Median and range of per-round ratios `a[i] / b[i]` (rounds pair samples taken back to back). */
+function pairedRatio(
+  a: readonly number[],
+  b: readonly number[],
+): { median: number; min: number; max: number } {
+  const r = a.map((v, i) => v / b[i]!);
+  return { median: median(r), min: Math.min(...r), max: Math.max(...r) };
+}
+
+type Impl = 'erl' | 'ts' | 'ts-encoder' | 'erlang_js' | 'view-only';
 
 export async function main(): Promise<void> {
-  const cases = buildCases();
+  const only = process.argv.slice(3);
+  const all = buildCases();
+  const cases = all.filter((c) => only.length === 0 || only.includes(c.name));
+  if (cases.length === 0) throw new Error(`no case named ${only.join(', ')}`);
   const sink: { last: unknown } = { last: undefined };
 
   // Correctness and sizes first: a fast wrong codec is no result.
   const tsBytes = new Map<string, Buffer>();
   const ejBytes = new Map<string, Buffer>();
-  for (const c of cases) {
+  for (const c of all) {
     const ours = encode(c.ts);
     if (!equals(decode(ours), c.ts)) throw new Error(`${c.name}: ts decode(encode(t)) differs from t`);
     tsBytes.set(c.name, ours);
@@ -314,9 +378,26 @@ export async function main(): Promise<void> {
     ejDecode(theirs);
     ejBytes.set(c.name, theirs);
   }
+  // Both JS codecs meet every case before any is timed, whichever cases are measured: the JIT
+  // then compiles each for the mix of terms a program sends, not for the one case at hand.
+  for (const c of all) {
+    const ours = tsBytes.get(c.name)!;
+    const theirs = ejBytes.get(c.name)!;
+    const encoder = new TermEncoder();
+    for (const one of [
+      () => encode(c.ts),
+      () => encoder.encode(c.ts),
+      () => decode(ours),
+      () => ejEncode(c.ej),
+      () => ejDecode(theirs),
+    ])
+      new JsTask(one, sink).warm(WARMUP_MS / 3);
+  }
 
   const erl = new ErlBench();
   const rows: ResultRow[] = [];
+  const ratios: string[] = [];
+  let printed = 0;
   try {
     const sizes = await erl.sizes();
     console.log('encoded sizes (bytes)');
@@ -336,45 +417,88 @@ export async function main(): Promise<void> {
         `  ${c.name.padEnd(10)} ts ${ours.length}  erl ${beam?.bytes ?? '?'}  erlang_js ${ejBytes.get(c.name)!.length}  ${note}`,
       );
     }
-    console.log(`\nmeasuring ${cases.length * 2 * 3} figures, ${TIME_MS} ms each ...\n`);
+    console.log(
+      `\nmeasuring ${cases.length * 2} figures: ${ROUNDS} rounds of ${SAMPLE_MS} ms (CPU) per implementation ...\n`,
+    );
 
-    const push = (name: string, metric: string, impl: string, ops: number, bytes: number): void => {
-      rows.push({ case: name, impl, metric, value: ops, unit: 'ops/s' });
-      rows.push({ case: name, impl, metric, value: (ops * bytes) / 1e6, unit: 'MB/s' });
-    };
     for (const c of cases) {
       const ours = tsBytes.get(c.name)!;
       const theirs = ejBytes.get(c.name)!;
       const beamBytes = sizes.get(c.name)?.bytes ?? 0;
-      push(c.name, 'encode', 'erl', await erl.run(c.name, 'encode', TIME_MS), beamBytes);
-      push(c.name, 'encode', 'ts', await jsOpsPerSecond(() => encode(c.ts), sink), ours.length);
-      push(c.name, 'encode', 'erlang_js', await jsOpsPerSecond(() => ejEncode(c.ej), sink), theirs.length);
-      push(c.name, 'decode', 'erl', await erl.run(c.name, 'decode', TIME_MS), beamBytes);
-      push(c.name, 'decode', 'ts', await jsOpsPerSecond(() => decode(ours), sink), ours.length);
-      push(c.name, 'decode', 'erlang_js', await jsOpsPerSecond(() => ejDecode(theirs), sink), theirs.length);
+      for (const metric of ['encode', 'decode'] as const) {
+        // The hot-path API: one encoder per owner, as a connection would keep.
+        const encoder = new TermEncoder();
+        const js = new Map<Impl, JsTask>(
+          metric === 'encode'
+            ? [
+                ['ts', new JsTask(() => encode(c.ts), sink)],
+                ['ts-encoder', new JsTask(() => encoder.encode(c.ts), sink)],
+                ['erlang_js', new JsTask(() => ejEncode(c.ej), sink)],
+              ]
+            : [
+                ['ts', new JsTask(() => decode(ours), sink)],
+                ['erlang_js', new JsTask(() => ejDecode(theirs), sink)],
+              ],
+        );
+        // For a binary alone, most of a decode is making the Buffer view of it: time that alone.
+        if (metric === 'decode' && c.ts instanceof Uint8Array)
+          js.set('view-only', new JsTask(() => ours.subarray(6), sink));
+        const impls: Impl[] = ['erl', ...js.keys()];
+        // Samples count the CPU time of every thread: collect the garbage of earlier figures
+        // now, so that no collector thread still works on it while this figure is sampled.
+        collectGarbage();
+        for (const task of js.values()) task.warm(WARMUP_MS);
+        await erl.sample(c.name, metric, WARMUP_MS);
+        const ops = new Map<Impl, number[]>(impls.map((i) => [i, []]));
+        for (let round = 0; round < ROUNDS; round++) {
+          for (let k = 0; k < impls.length; k++) {
+            const impl = impls[(round + k) % impls.length]!;
+            const s =
+              impl === 'erl' ? await erl.sample(c.name, metric, SAMPLE_MS) : js.get(impl)!.sample(SAMPLE_MS);
+            ops.get(impl)!.push((s.calls * 1000) / s.cpuMs);
+          }
+        }
+        for (const impl of impls) {
+          const value = median(ops.get(impl)!);
+          const bytes = impl === 'erl' ? beamBytes : impl === 'erlang_js' ? theirs.length : ours.length;
+          rows.push({ case: c.name, impl, metric, value, unit: 'ops/s' });
+          rows.push({ case: c.name, impl, metric, value: (value * bytes) / 1e6, unit: 'MB/s' });
+        }
+        const line = (label: string, r: ReturnType<typeof pairedRatio>, target: number): string =>
+          `  ${c.name.padEnd(10)} ${metric}  ${label.padEnd(20)} ${r.median.toFixed(2)}x  (rounds ${r.min.toFixed(2)}-${r.max.toFixed(2)})${r.median >= target ? '' : '  BELOW TARGET'}`;
+        ratios.push(
+          `  ${c.name.padEnd(10)} ${metric}  ops/s (CPU) ${impls.map((i) => `${i} ${Math.round(median(ops.get(i)!))}`).join(', ')}`,
+        );
+        const vsEj = pairedRatio(ops.get('ts')!, ops.get('erlang_js')!);
+        ratios.push(line('/ erlang_js', vsEj, 3));
+        if (js.has('view-only')) {
+          const floor = pairedRatio(ops.get('view-only')!, ops.get('erlang_js')!);
+          ratios.push(
+            `  ${c.name.padEnd(10)} ${metric}  (a Buffer view alone, buf.subarray, runs at ${floor.median.toFixed(2)}x erlang_js's whole decode, which makes the same view: data.slice)`,
+          );
+        }
+        if (c.name === 'small-msg')
+          ratios.push(line('/ erl', pairedRatio(ops.get('ts')!, ops.get('erl')!), 0.5));
+        if (js.has('ts-encoder')) {
+          ratios.push(
+            line('encoder / erlang_js', pairedRatio(ops.get('ts-encoder')!, ops.get('erlang_js')!), 3),
+          );
+          if (c.name === 'small-msg')
+            ratios.push(line('encoder / erl', pairedRatio(ops.get('ts-encoder')!, ops.get('erl')!), 0.5));
+        }
+        for (const l of ratios.slice(printed)) console.log(l);
+        printed = ratios.length;
+      }
     }
   } finally {
     await erl.stop();
   }
 
-  writeResults('term', rows, 'erl');
-
-  const ops = (name: string, metric: string, impl: string): number =>
-    rows.find((r) => r.case === name && r.metric === metric && r.impl === impl && r.unit === 'ops/s')
-      ?.value ?? 0;
-  console.log('\nts / erlang_js (ops/s; target >= 3x)');
-  for (const c of cases) {
-    for (const metric of ['encode', 'decode']) {
-      const ratio = ops(c.name, metric, 'ts') / ops(c.name, metric, 'erlang_js');
-      console.log(
-        `  ${c.name.padEnd(10)} ${metric}  ${ratio.toFixed(2)}x${ratio >= 3 ? '' : '  BELOW TARGET'}`,
-      );
-    }
-  }
-  console.log('\nts / erl for small-msg (ops/s; target >= 0.5x, i.e. within 2x)');
-  for (const metric of ['encode', 'decode']) {
-    const ratio = ops('small-msg', metric, 'ts') / ops('small-msg', metric, 'erl');
-    console.log(`  small-msg  ${metric}  ${ratio.toFixed(2)}x${ratio >= 0.5 ? '' : '  BELOW TARGET'}`);
-  }
+  console.log('');
+  if (only.length === 0) writeResults('term', rows, 'erl');
+  console.log(
+    '\nts / erlang_js: target >= 3x; ts / erl on small-msg: target >= 0.5x (medians of per-round ratios)',
+  );
+  for (const line of ratios) console.log(line);
   if (sink.last === Symbol.for('never')) console.log('unreachable');
 }

@@ -2,14 +2,16 @@
 %% terms the TypeScript side builds (cases/0 must stay in step with `buildCases` in term.ts).
 %%
 %% bench/term.ts starts `erl -noshell`, compiles this file in memory and calls serve/0, then
-%% asks for one measurement at a time, right before timing the JS codecs on the same case, so
+%% asks for one sample at a time, interleaved with samples of the JS codecs on the same case, so
 %% that all three see the same machine load. Commands on stdin, one per line:
 %%   sizes                       -> SIZE <case> <encoded_bytes> <md5 of the encoding>, then END
-%%   run <case> <metric> <ms>    -> RESULT <case> <metric> <ops_per_second>
+%%   run <case> <metric> <ms>    -> RESULT <case> <metric> <calls> <cpu_ms> <wall_us>
 %%   quit                        -> halts
-%% A measurement warms up for a quarter of <ms>, then runs batches of calls until <ms> have
-%% passed, timed with erlang:monotonic_time. Encodings use minor_version 2 (UTF-8 atoms), the
-%% form the distribution wire uses.
+%% A sample runs batches of calls (each about a millisecond) until <ms> of CPU time have passed,
+%% as statistics(runtime) counts it: the CPU time of the whole emulator, as process.cpuUsage()
+%% counts Node's. CPU time, not wall time, because the bench machine is shared: time spent
+%% waiting for a core is not the codec's. Encodings use minor_version 2 (UTF-8 atoms), the form
+%% the distribution wire uses.
 -module(term_bench).
 -export([serve/0, cases/0]).
 
@@ -27,11 +29,12 @@ serve(Cases, Encoded) ->
             io:format("END~n");
         ["run", Name, Metric, Ms] ->
             {Term, Bin} = maps:get(Name, Encoded),
-            Ops = case Metric of
-                "encode" -> measure(fun(N) -> encode_loop(Term, N, 0) end, list_to_integer(Ms));
-                "decode" -> measure(fun(N) -> decode_loop(Bin, N, undefined) end, list_to_integer(Ms))
+            Run = case Metric of
+                "encode" -> fun(N) -> encode_loop(Term, N, 0) end;
+                "decode" -> fun(N) -> decode_loop(Bin, N, undefined) end
             end,
-            io:format("RESULT ~s ~s ~.3f~n", [Name, Metric, Ops]);
+            {Calls, CpuMs, WallUs} = sample(Run, list_to_integer(Ms)),
+            io:format("RESULT ~s ~s ~b ~b ~b~n", [Name, Metric, Calls, CpuMs, WallUs]);
         _ ->
             halt(0)
     end,
@@ -76,14 +79,21 @@ encode_loop(Term, N, Acc) -> encode_loop(Term, N - 1, Acc + byte_size(term_to_bi
 decode_loop(_Bin, 0, Last) -> Last;
 decode_loop(Bin, N, _Last) -> decode_loop(Bin, N - 1, binary_to_term(Bin)).
 
-%% Calls per second of Run(N) (which makes N calls), over at least TimeMs after a warm-up
-%% of a quarter of that. Batches are sized to take about a millisecond, so reading the
-%% clock costs nothing measurable.
-measure(Run, TimeMs) ->
+%% One sample: {Calls, CpuMs, WallUs} of batches of Run(N) (which makes N calls) until at least
+%% TimeMs of CPU time have passed. Batches are sized to take about a millisecond, so reading the
+%% clocks costs nothing measurable.
+sample(Run, TimeMs) ->
     Batch = calibrate(Run, 1),
-    _ = run_for(Run, Batch, TimeMs div 4),
-    {Calls, Native} = run_for(Run, Batch, TimeMs),
-    Calls / (Native / erlang:convert_time_unit(1, second, native)).
+    {Cpu0, _} = statistics(runtime),
+    W0 = erlang:monotonic_time(microsecond),
+    sample(Run, Batch, Cpu0, Cpu0 + TimeMs, W0, 0).
+
+sample(Run, Batch, Cpu0, Deadline, W0, Calls) ->
+    _ = Run(Batch),
+    {Cpu, _} = statistics(runtime),
+    if Cpu >= Deadline -> {Calls + Batch, Cpu - Cpu0, erlang:monotonic_time(microsecond) - W0};
+       true -> sample(Run, Batch, Cpu0, Deadline, W0, Calls + Batch)
+    end.
 
 calibrate(Run, N) ->
     T0 = erlang:monotonic_time(),
@@ -91,16 +101,4 @@ calibrate(Run, N) ->
     Elapsed = erlang:convert_time_unit(erlang:monotonic_time() - T0, native, microsecond),
     if Elapsed >= 1000 orelse N >= 1 bsl 24 -> N;
        true -> calibrate(Run, N * 2)
-    end.
-
-run_for(Run, Batch, TimeMs) ->
-    Budget = erlang:convert_time_unit(TimeMs, millisecond, native),
-    T0 = erlang:monotonic_time(),
-    run_for(Run, Batch, T0, T0 + Budget, 0).
-
-run_for(Run, Batch, T0, Deadline, Calls) ->
-    _ = Run(Batch),
-    Now = erlang:monotonic_time(),
-    if Now >= Deadline -> {Calls + Batch, Now - T0};
-       true -> run_for(Run, Batch, T0, Deadline, Calls + Batch)
     end.

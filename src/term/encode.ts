@@ -3,13 +3,15 @@
  * emits (smallest integer tag, NEW_FLOAT_EXT, SMALL_ATOM_UTF8_EXT, STRING_EXT for byte lists,
  * NEW_PID_EXT, NEWER_REFERENCE_EXT, NEW_PORT_EXT).
  *
- * One growable {@link TermWriter} does all the work: no intermediate buffers, no closures per
- * term, `typeof` tests and `instanceof` chains with the commonest classes first. Atoms copy their
- * cached UTF-8 bytes. `encode` sizes a small, plain term first (a walk bounded in nodes and
- * depth), then writes it into one exactly sized buffer that it returns: one allocation, no copy.
- * Any other term goes into a small pooled buffer that grows, and is copied out exactly sized;
- * binaries of a kilobyte or more skip that buffer and are copied once, into the result. Output is
- * deterministic: the same value always gives the same bytes (maps and objects in iteration order).
+ * `encode` measures a small, plain term first (a walk bounded in bytes and depth), then writes
+ * it with plain functions over (buffer, position) into one exactly sized buffer that it returns:
+ * one allocation, no copy, no writer object. Any other term goes through a growable
+ * {@link TermWriter} (`typeof` tests and `instanceof` chains with the commonest classes first;
+ * atoms copy their cached UTF-8 bytes) into a small pooled buffer, copied out exactly sized;
+ * binaries of a kilobyte or more skip that buffer and are copied once, into the result. A
+ * {@link TermEncoder}, owned by a hot path, writes term after term into blocks it owns and
+ * returns views of them. Output is deterministic: the same value always gives the same bytes
+ * (maps and objects in iteration order).
  *
  * @module
  */
@@ -79,10 +81,12 @@ const TWO_32 = 4294967296;
 const NO_BYTES: Buffer = Buffer.alloc(0);
 /** The first buffer of `encode`: most messages fit, and Node's pool serves it without a syscall. */
 const ENCODE_START_BYTES = 128;
-/** Containers and objects `encode` sizes before it gives up and writes into a growing buffer. */
-const SIZE_BUDGET = 256;
+/** Largest encoding `encode` sizes before it gives up and writes into a growing buffer. */
+const SIZE_LIMIT = 16 * 1024;
 /** Nesting `encode` sizes before it gives up likewise. */
 const SIZE_DEPTH = 16;
+/** Largest result `encode` allocates on V8's heap (V8's limit for typed arrays there). */
+const ON_HEAP_BYTES = 64;
 /** Binaries from this size on are copied once, straight into `encode`'s result. */
 const DEFER_BYTES = 1024;
 const MAX_U64 = 0xffff_ffff_ffff_ffffn;
@@ -106,8 +110,10 @@ export class TermWriter {
   #defer = false;
   /** Bytes held in {@link TermWriter.#deferred}. */
   #deferredBytes = 0;
-  /** Containers {@link TermWriter.sizeOf} may still visit. */
-  #sizeBudget = 0;
+  /** `#buf.buffer` and `#buf.byteOffset`, for {@link TermWriter.share}, and the buffer they are of. */
+  #arrayBuffer: ArrayBuffer | undefined = undefined;
+  #arrayBufferOffset = 0;
+  #arrayBufferOf: Buffer | undefined = undefined;
 
   /** `initialSize` 0 allocates nothing until the first write. */
   constructor(initialSize = 256) {
@@ -211,9 +217,9 @@ export class TermWriter {
 
   /** A copy of the bytes written, safe to keep. */
   finish(): Buffer {
-    if (this.#deferredBytes > 0) return this.#assemble();
+    if (this.#deferredBytes > 0) return this.#assemble(0);
     const n = this.#pos;
-    const out = Buffer.allocUnsafe(n);
+    const out = allocateResult(n);
     const b = this.#buf;
     // A loop beats the native copy's call overhead on the short encodings that are most common.
     if (n <= 64) for (let i = 0; i < n; i++) out[i] = b[i]!;
@@ -227,10 +233,40 @@ export class TermWriter {
     this.#pos = 0;
   }
 
-  /** @internal The bytes written, without copying; the writer must not be used again. */
-  take(): Buffer {
-    const buf = this.#buf;
-    return this.#pos === buf.length ? buf : buf.subarray(0, this.#pos);
+  /**
+   * @internal For {@link TermEncoder}: the bytes written from `start` on, as a Buffer of their
+   * own when large binaries were deferred (then forgets them: the position goes back to
+   * `start`), else a view of them (see {@link TermWriter.share}).
+   */
+  takeFrom(start: number): Buffer {
+    if (this.#deferredBytes === 0) return this.share(start, this.#pos);
+    const out = this.#assemble(start);
+    this.#pos = start;
+    this.#deferred = undefined;
+    this.#deferredBytes = 0;
+    return out;
+  }
+
+  /** @internal Bytes the buffer holds, written or not. */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
+  /**
+   * @internal A Buffer over bytes `[start, end)` written so far, sharing their memory: the
+   * bytes stay valid as long as the writer is not reset (growing copies them, but the view keeps
+   * the old memory).
+   */
+  share(start: number, end: number): Buffer {
+    const b = this.#buf;
+    // `buffer` and `byteOffset` are slow getters: read them once per buffer.
+    let ab = this.#arrayBuffer;
+    if (ab === undefined || this.#arrayBufferOf !== b) {
+      ab = this.#arrayBuffer = b.buffer as ArrayBuffer;
+      this.#arrayBufferOffset = b.byteOffset;
+      this.#arrayBufferOf = b;
+    }
+    return new BufferView(ab, this.#arrayBufferOffset + start, end - start) as unknown as Buffer;
   }
 
   /**
@@ -242,10 +278,10 @@ export class TermWriter {
   }
 
   /** `finish()` with deferred binaries: the written bytes with each binary spliced in at its offset. */
-  #assemble(): Buffer {
+  #assemble(start: number): Buffer {
     const d = this.#deferred!;
-    const out = Buffer.allocUnsafe(this.#pos + this.#deferredBytes);
-    let from = 0;
+    const out = allocateResult(this.#pos - start + this.#deferredBytes);
+    let from = start;
     let to = 0;
     for (let i = 0; i < d.length; i += 2) {
       const at = d[i] as number;
@@ -258,84 +294,6 @@ export class TermWriter {
     }
     this.#buf.copy(out, to, from, this.#pos);
     return out;
-  }
-
-  /**
-   * @internal For `encode`: the exact size of `term` encoded, when it is cheap to know (at most
-   * {@link SIZE_BUDGET} containers and objects, nested at most {@link SIZE_DEPTH} deep, of the
-   * common classes); -1 otherwise. Exact for every value it sizes, so the writer never grows.
-   */
-  sizeOf(term: Term): number {
-    this.#sizeBudget = SIZE_BUDGET;
-    try {
-      return this.#size(term, 0);
-    } catch {
-      // A Map whose iteration throws, say: the writer will meet it and report it properly.
-      return -1;
-    }
-  }
-
-  #size(t: Term, depth: number): number {
-    if (typeof t !== 'object') {
-      if (typeof t === 'number') {
-        if ((t | 0) === t) return t >= 0 && t < 256 ? 2 : 5;
-        return Number.isInteger(t) ? -1 : 9;
-      }
-      if (typeof t === 'string') return 5 + utf8Length(t);
-      if (typeof t === 'boolean') return t ? 6 : 7;
-      return -1;
-    }
-    if (t === null || --this.#sizeBudget < 0 || depth > SIZE_DEPTH) return -1;
-    if (ArrayBuffer.isView(t)) return t instanceof Uint8Array ? 5 + t.length : -1;
-    if (t instanceof Atom) {
-      const n = t.utf8.length;
-      return n < 256 ? 2 + n : -1;
-    }
-    if (t instanceof Tuple) {
-      const els = t.elements;
-      const n = els.length;
-      const size = this.#sizeElements(els, depth + 1);
-      return size < 0 ? -1 : size + (n < 256 ? 2 : 5);
-    }
-    if (Array.isArray(t)) {
-      const els = t as readonly Term[];
-      const n = els.length;
-      if (n === 0) return 1;
-      if (n <= 65535 && isByteList(els)) return 3 + n;
-      const size = this.#sizeElements(els, depth + 1);
-      return size < 0 ? -1 : size + 6;
-    }
-    if (t instanceof Map) {
-      let size = 5;
-      for (const [k, v] of t as ReadonlyMap<Term, Term>) {
-        const ks = this.#size(k, depth + 1);
-        if (ks < 0) return -1;
-        const vs = this.#size(v, depth + 1);
-        if (vs < 0) return -1;
-        size += ks + vs;
-      }
-      return size;
-    }
-    if (t instanceof Float) return 9;
-    return -1;
-  }
-
-  /** Sizes of `els` summed, or -1; small integers and atoms, the commonest, without a call. */
-  #sizeElements(els: readonly Term[], depth: number): number {
-    let size = 0;
-    for (let i = 0; i < els.length; i++) {
-      const e = els[i]!;
-      if (typeof e === 'number' && (e | 0) === e) {
-        size += e >= 0 && e < 256 ? 2 : 5;
-      } else if (e instanceof Atom && e.utf8.length < 256) {
-        size += 2 + e.utf8.length;
-      } else {
-        const s = this.#size(e, depth);
-        if (s < 0) return -1;
-        size += s;
-      }
-    }
-    return size;
   }
 
   #grow(need: number): void {
@@ -816,6 +774,84 @@ export class TermWriter {
   }
 }
 
+/** Options of a {@link TermEncoder}. */
+export interface TermEncoderOptions {
+  /** Deepest nesting of containers accepted (a cycle hits it too). Default 1000. */
+  readonly maxDepth?: number;
+  /**
+   * Size of the blocks the results are carved from. Default 16 KiB. A result keeps its whole
+   * block in memory as long as it lives (as a slice of Node's pool keeps its pool).
+   */
+  readonly blockBytes?: number;
+}
+
+/** Default of {@link TermEncoderOptions.blockBytes}. */
+const ENCODER_BLOCK_BYTES = 16 * 1024;
+
+/**
+ * `term_to_binary` for a hot path that encodes many terms one by one: `encoder.encode(term)`
+ * gives the same bytes as {@link encode}, as a Buffer the caller may keep, but costs less
+ * per call. The encoder writes each term straight after the previous one into a block of memory
+ * it owns, and returns a view of those bytes; it never writes over them again, and starts a new
+ * block when one is nearly full. A result is thus the encoder's writing buffer itself: no sizing
+ * pass, no allocation but the view, no copy.
+ *
+ * Each owner (a connection, a process, a service) makes its own encoder; nothing is shared.
+ * Not for a few large terms kept for a long time: a small result kept alive keeps its block too.
+ *
+ * @example
+ * const enc = new TermEncoder();
+ * socket.write(enc.encode(tuple(atom('msg'), 42)));
+ */
+export class TermEncoder {
+  readonly #writer: TermWriter;
+  readonly #blockBytes: number;
+
+  constructor(options?: TermEncoderOptions) {
+    const blockBytes = options?.blockBytes ?? ENCODER_BLOCK_BYTES;
+    if (!Number.isInteger(blockBytes) || blockBytes < 64) {
+      throw new RangeError(`blockBytes must be an integer of 64 or more, not ${blockBytes}`);
+    }
+    this.#blockBytes = blockBytes;
+    this.#writer = new TermWriter(0);
+    // A large binary is copied once, into a result of its own, rather than into the block.
+    this.#writer.deferLargeBinaries();
+    if (options?.maxDepth !== undefined) this.#writer.setMaxDepth(options.maxDepth);
+  }
+
+  /** `term_to_binary(term)`: 131 and the term, as a Buffer of its own bytes (see the class). */
+  encode(term: Term): Buffer {
+    const w = this.#writer;
+    const block = this.#blockBytes;
+    // A new block when a quarter of this one is left: earlier results keep the old one.
+    if (w.capacity - w.length < block >>> 2) w.allocate(block);
+    const start = w.length;
+    // Should the term fail to encode, this byte stays unused: no result refers to it.
+    w.u8(VERSION);
+    w.writeTerm(term);
+    return w.takeFrom(start);
+  }
+}
+
+/**
+ * Buffers over memory a writer owns: a `Uint8Array` subclass whose prototype chain holds
+ * `Buffer.prototype` and whose `constructor` is `Buffer`, so its instances are Buffers in every
+ * observable way (as the decoder's binaries), made by a constructor cheaper than `subarray`.
+ */
+const BufferView: typeof Uint8Array = anonymousSubclass();
+Object.setPrototypeOf(BufferView.prototype, Buffer.prototype);
+Object.defineProperty(BufferView.prototype, 'constructor', {
+  value: Buffer,
+  writable: true,
+  configurable: true,
+  enumerable: false,
+});
+
+/** `class extends Uint8Array {}` bound to no name (see decode.ts: esbuild's keepNames slows named ones). */
+function anonymousSubclass(): typeof Uint8Array {
+  return class extends Uint8Array {};
+}
+
 /** Buffer methods Node has always had but does not declare: `write`/`toString` without argument parsing. */
 interface FastBuffer {
   utf8Write(s: string, offset: number): number;
@@ -864,14 +900,20 @@ function asEncodeError(e: unknown): TermEncodeError {
 export function encode(term: Term, options?: EncodeOptions): Buffer {
   if (options === undefined) {
     // Most terms are small and plain: size them, allocate once, write once, no copy.
-    const w = new TermWriter(0);
-    const size = w.sizeOf(term);
+    const size = sizeOf(term, 0);
     if (size >= 0) {
-      w.allocate(size + 1);
-      w.writeVersioned(term);
-      return w.take();
+      const out = allocateResult(size + 1);
+      out[0] = VERSION;
+      let end = -1;
+      try {
+        end = writeSized(out, 1, term);
+      } catch {
+        // A term that changed between the two walks (a Map subclass whose iterator lies, say):
+        // the general writer below encodes it, or reports what is wrong with it.
+      }
+      if (end === size + 1) return out;
     }
-    return encodeGrowing(w, term);
+    return encodeGrowing(new TermWriter(0), term);
   }
   const w = new TermWriter(0);
   if (options.maxDepth !== undefined) w.setMaxDepth(options.maxDepth);
@@ -885,6 +927,241 @@ export function encode(term: Term, options?: EncodeOptions): Buffer {
     return compressed(w, term, level);
   }
   return encodeGrowing(w, term);
+}
+
+/**
+ * A Buffer of `n` bytes for a result. Up to {@link ON_HEAP_BYTES}, a {@link BufferView} of its
+ * own: V8 puts such a small typed array on its own heap, which is about twice as cheap as a slice
+ * of Node's pool (`allocUnsafe`); larger, `allocUnsafe`, whose pool serves up to 4 KiB without a
+ * syscall.
+ */
+function allocateResult(n: number): Buffer {
+  return n <= ON_HEAP_BYTES ? (new BufferView(n) as unknown as Buffer) : Buffer.allocUnsafe(n);
+}
+
+// --- The sized path of `encode` ---
+//
+// Plain functions over (buffer, position), no writer object and no capacity checks: `sizeOf`
+// has measured the term exactly, and says -1 for any term it does not know how to measure
+// cheaply (other classes, integers beyond 32 bits, non-finite numbers, deep or large terms),
+// which then goes to the TermWriter. Both walks handle the same values the same way as it.
+
+/**
+ * The exact size of `t` encoded, or -1 (see above). Gives up past {@link SIZE_LIMIT} bytes: every
+ * term visited adds a byte at least, so that bounds the walk without a counter to carry along.
+ */
+function sizeOf(t: Term, depth: number): number {
+  if (typeof t !== 'object') {
+    if (typeof t === 'number') {
+      if ((t | 0) === t) return t >= 0 && t < 256 ? 2 : 5;
+      return Number.isInteger(t) || !Number.isFinite(t) ? -1 : 9;
+    }
+    if (typeof t === 'string') return 5 + utf8Length(t);
+    if (typeof t === 'boolean') return t ? 6 : 7;
+    return -1;
+  }
+  if (t === null || depth > SIZE_DEPTH) return -1;
+  if (ArrayBuffer.isView(t)) return t instanceof Uint8Array ? 5 + t.length : -1;
+  if (t instanceof Atom) {
+    const n = t.utf8.length;
+    return n < 256 ? 2 + n : -1;
+  }
+  if (t instanceof Tuple) {
+    const els = t.elements;
+    const size = sizeElements(els, depth + 1);
+    return size < 0 ? -1 : size + (els.length < 256 ? 2 : 5);
+  }
+  if (Array.isArray(t)) {
+    const els = t as readonly Term[];
+    const n = els.length;
+    if (n === 0) return 1;
+    if (n <= 65535 && isByteList(els)) return 3 + n;
+    const size = sizeElements(els, depth + 1);
+    return size < 0 ? -1 : size + 6;
+  }
+  if (t instanceof Map) {
+    let size = 5;
+    for (const [k, v] of t as ReadonlyMap<Term, Term>) {
+      const ks = sizeOf(k, depth + 1);
+      if (ks < 0) return -1;
+      const vs = sizeOf(v, depth + 1);
+      if (vs < 0) return -1;
+      size += ks + vs;
+      if (size > SIZE_LIMIT) return -1;
+    }
+    return size;
+  }
+  if (t instanceof Float) return Number.isFinite(t.value) ? 9 : -1;
+  return -1;
+}
+
+/** Sizes of `els` summed, or -1; small integers and atoms, the commonest, without a call. */
+function sizeElements(els: readonly Term[], depth: number): number {
+  let size = 0;
+  for (let i = 0; i < els.length; i++) {
+    const e = els[i]!;
+    if (typeof e === 'number' && (e | 0) === e) {
+      size += e >= 0 && e < 256 ? 2 : 5;
+    } else if (e instanceof Atom && e.utf8.length < 256) {
+      size += 2 + e.utf8.length;
+    } else {
+      const s = sizeOf(e, depth);
+      if (s < 0) return -1;
+      size += s;
+      if (size > SIZE_LIMIT) return -1;
+    }
+  }
+  return size;
+}
+
+/** Writes `t`, which {@link sizeOf} has measured, at `p`; returns the position after it. */
+function writeSized(b: Buffer, p: number, t: Term): number {
+  if (typeof t === 'number') {
+    if ((t | 0) === t) {
+      if (t >= 0 && t < 256) {
+        b[p] = SMALL_INTEGER_EXT;
+        b[p + 1] = t;
+        return p + 2;
+      }
+      b[p] = INTEGER_EXT;
+      b[p + 1] = t >>> 24;
+      b[p + 2] = t >>> 16;
+      b[p + 3] = t >>> 8;
+      b[p + 4] = t;
+      return p + 5;
+    }
+    b[p] = NEW_FLOAT_EXT;
+    b.writeDoubleBE(t, p + 1);
+    return p + 9;
+  }
+  if (typeof t === 'string') return writeSizedString(b, p, t);
+  if (typeof t === 'boolean') return writeSizedAtom(b, p, t ? TRUE_UTF8 : FALSE_UTF8);
+  const o = t as object;
+  if (ArrayBuffer.isView(o)) {
+    const bin = o as Uint8Array;
+    const n = bin.length;
+    b[p] = BINARY_EXT;
+    b[p + 1] = n >>> 24;
+    b[p + 2] = n >>> 16;
+    b[p + 3] = n >>> 8;
+    b[p + 4] = n;
+    p += 5;
+    if (n >= 48) {
+      b.set(bin, p);
+      return p + n;
+    }
+    for (let i = 0; i < n; i++) b[p++] = bin[i]!;
+    return p;
+  }
+  if (o instanceof Atom) return writeSizedAtom(b, p, o.utf8);
+  if (o instanceof Tuple) {
+    const els = o.elements;
+    const n = els.length;
+    if (n < 256) {
+      b[p] = SMALL_TUPLE_EXT;
+      b[p + 1] = n;
+      p += 2;
+    } else {
+      b[p] = LARGE_TUPLE_EXT;
+      b[p + 1] = n >>> 24;
+      b[p + 2] = n >>> 16;
+      b[p + 3] = n >>> 8;
+      b[p + 4] = n;
+      p += 5;
+    }
+    return writeSizedElements(b, p, els);
+  }
+  if (Array.isArray(o)) {
+    const els = o as readonly Term[];
+    const n = els.length;
+    if (n === 0) {
+      b[p] = NIL_EXT;
+      return p + 1;
+    }
+    if (n <= 65535 && isByteList(els)) {
+      b[p] = STRING_EXT;
+      b[p + 1] = n >>> 8;
+      b[p + 2] = n;
+      p += 3;
+      for (let i = 0; i < n; i++) b[p++] = Number(els[i]);
+      return p;
+    }
+    b[p] = LIST_EXT;
+    b[p + 1] = n >>> 24;
+    b[p + 2] = n >>> 16;
+    b[p + 3] = n >>> 8;
+    b[p + 4] = n;
+    p = writeSizedElements(b, p + 5, els);
+    b[p] = NIL_EXT;
+    return p + 1;
+  }
+  if (o instanceof Map) {
+    const map = o as ReadonlyMap<Term, Term>;
+    const n = map.size;
+    b[p] = MAP_EXT;
+    b[p + 1] = n >>> 24;
+    b[p + 2] = n >>> 16;
+    b[p + 3] = n >>> 8;
+    b[p + 4] = n;
+    p += 5;
+    for (const [k, v] of map) {
+      p = writeSized(b, p, k);
+      p = writeSized(b, p, v);
+    }
+    return p;
+  }
+  b[p] = NEW_FLOAT_EXT;
+  b.writeDoubleBE((o as Float).value, p + 1);
+  return p + 9;
+}
+
+function writeSizedElements(b: Buffer, p: number, els: readonly Term[]): number {
+  for (let i = 0; i < els.length; i++) {
+    const e = els[i]!;
+    // Atoms and small integers, the commonest elements, without a call.
+    if (e instanceof Atom) {
+      p = writeSizedAtom(b, p, e.utf8);
+    } else if (typeof e === 'number' && e >= 0 && e < 256 && (e | 0) === e) {
+      b[p] = SMALL_INTEGER_EXT;
+      b[p + 1] = e;
+      p += 2;
+    } else {
+      p = writeSized(b, p, e);
+    }
+  }
+  return p;
+}
+
+/** SMALL_ATOM_UTF8_EXT (sizing has checked the length). */
+function writeSizedAtom(b: Buffer, p: number, u: Uint8Array): number {
+  const n = u.length;
+  b[p] = SMALL_ATOM_UTF8_EXT;
+  b[p + 1] = n;
+  p += 2;
+  for (let i = 0; i < n; i++) b[p++] = u[i]!;
+  return p;
+}
+
+/** A string as a UTF-8 binary. */
+function writeSizedString(b: Buffer, p: number, s: string): number {
+  const len = s.length;
+  const start = p;
+  p += 5;
+  let i = 0;
+  if (len < 64) {
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      b[p++] = c;
+    }
+  }
+  const n = i === len ? len : (b as unknown as FastBuffer).utf8Write(s, start + 5);
+  b[start] = BINARY_EXT;
+  b[start + 1] = n >>> 24;
+  b[start + 2] = n >>> 16;
+  b[start + 3] = n >>> 8;
+  b[start + 4] = n;
+  return start + 5 + n;
 }
 
 /**

@@ -7,7 +7,14 @@
 
 export { compare, compareMapKeys, equals } from './compare.ts';
 export { DECODE_DEFAULTS, type DecodeOptions, decode, decodeAt, TermReader } from './decode.ts';
-export { DEFAULT_ENCODE_MAX_DEPTH, type EncodeOptions, encode, TermWriter } from './encode.ts';
+export {
+  DEFAULT_ENCODE_MAX_DEPTH,
+  type EncodeOptions,
+  encode,
+  TermEncoder,
+  type TermEncoderOptions,
+  TermWriter,
+} from './encode.ts';
 export {
   TermDecodeError,
   type TermDecodeErrorCode,
