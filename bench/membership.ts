@@ -4,8 +4,13 @@
  *
  * Every run is a deterministic simulation (src/sim): one base seed (`--seed N`, printed at the
  * start) derives every run's seed, so any figure can be replayed. `--n 10,100` picks sizes;
- * `--full` adds the starved scenario at N = 1,000, which alone takes longer than the rest (every
- * packet there carries a full load of gossip).
+ * `--scenario slow=10` runs only the scenarios whose name contains the text.
+ *
+ * Lifeguard off is `withoutLifeguard(defaultLanConfig)`: plain SWIM with suspicion as
+ * memberlist runs it without Lifeguard (fixed probe timeout and interval, fixed suspicion
+ * timeout of 4 * max(1, log10 N) periods, no nacks, no buddy system) and without our two
+ * refinements (last-chance probe, stale-news correction). Lifeguard on is the default config.
+ * Both see the same seeds, so the same losses and the same slow members.
  *
  * Metrics (one probe period = probeIntervalMs = 1 s, LAN defaults):
  * - first_detection: median time from a crash to the first member suspecting the crashed one
@@ -15,35 +20,53 @@
  * - load: packets sent per live member per period, every kind (ping, ack, ping-req, nack,
  *   gossip, push-pull), over the whole run including crashes and joins.
  * - spread: median time from a join until every live member knows the newcomer.
- * - false_positives: live members declared dead (counted once per member and incarnation,
- *   whoever declared it) per 10,000 member-periods; false_positives_healthy counts only
- *   members that are neither slow nor starved (the measure of the Lifeguard paper).
+ * - false_positives: live members (not crashed, never left; slow members included) declared
+ *   dead by anybody, counted once per member and incarnation, per 10,000 member-periods;
+ *   false_positives_healthy counts only members that are not slow (the measure the Lifeguard
+ *   paper reports as false positives at healthy members).
  * - false_suspicions: live members suspected (once per member and incarnation), per 10,000
- *   member-periods: what Lifeguard's local health awareness reduces first.
- * Scenarios: packet loss 0/1/5%; 10% slow members, whose event loop stalls for 0.5-2.5
- * periods every 2-10 periods (always shorter than the suspicion timeout, so any death declared
- * for them is a false positive; after a stall, timers run before the packets that arrived);
- * 10% starved members, whose receive queue lags by up to 1.25 times the minimum suspicion
- * timeout while their timers run on time (CPU starvation, the case the Lifeguard paper
- * studies). Slow and starved members are never the crashed ones.
+ *   member-periods.
+ * Scenarios: packet loss 0/1/5%; 1% loss with 10% slow members (see SLOW_MODEL below). Slow
+ * members are never the crashed ones.
  *
- * N = 5,000 is not run: every member holds a full member table, so a simulated cluster of
- * 5,000 needs 25 million member records in one process (several GB).
+ * N = 5,000 is not run: every member holds a full member table, so the simulated cluster's
+ * memory grows with N^2: about 200 MB of heap at N = 1,000 measured, so about 5 GB at 5,000,
+ * beyond Node's default heap limit (4.3 GB here).
  */
 import { defaultLanConfig, withoutLifeguard } from '../src/cluster/membership/config.ts';
 import { SwimSimulation } from '../src/cluster/membership/simulation.ts';
-import { suspicionTimeout } from '../src/cluster/membership/suspicion.ts';
 import { Prng } from '../src/sim/prng.ts';
 import { seedFromArgs } from '../src/sim/replay.ts';
+import { type StallModel, stallDutyCycle } from '../src/sim/stall.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
 
 const P = defaultLanConfig.probeIntervalMs;
+
+/**
+ * Slow members: CPU-starved event loops, as the Lifeguard paper's anomalous members (slow
+ * message processing). Two effects, which together leave a slow member unresponsive for up to
+ * 3 s: at least a probe timeout, so that the slow member's own probes and the probes of it
+ * fail, and below the minimum suspicion timeout (4 s at N = 10, more at larger N), so that a
+ * slow member can always answer a suspicion in time and any death declared, for it or for
+ * anyone, is a false positive.
+ * - A backlog: every packet it receives waits 0-1.5 s (uniform, first in first out) before it
+ *   is read, while its timers run on time: its probe timers and suspicion timers expire before
+ *   it reads the acks and refutations that arrived (SimNetwork.slowInbound).
+ * - Stalls: its loop blocks for 0.5-1.5 s (log-uniform, from one probe timeout), runs for
+ *   0.25-2 s, and blocks again (stalled ~45% of the time; src/sim/stall.ts): nothing is read,
+ *   fired or sent while blocked, and at the end the expired timers fire before the packets
+ *   that arrived are read.
+ */
+const SLOW_MODEL: StallModel = {
+  stallMs: { min: defaultLanConfig.probeTimeoutMs, max: 1.5 * P },
+  runMs: { min: 0.25 * P, max: 2 * P },
+};
+const SLOW_BACKLOG_MS = { min: 0, max: 1.5 * P };
 const PAPER_FIRST_DETECTION = Math.E / (Math.E - 1);
 
 interface Scenario {
   readonly loss: number;
   readonly slow: number;
-  readonly starved: number;
 }
 
 interface Plan {
@@ -54,22 +77,22 @@ interface Plan {
 }
 
 const SCENARIOS: readonly Scenario[] = [
-  { loss: 0, slow: 0, starved: 0 },
-  { loss: 0.01, slow: 0, starved: 0 },
-  { loss: 0.05, slow: 0, starved: 0 },
-  { loss: 0.01, slow: 0.1, starved: 0 },
-  { loss: 0.01, slow: 0, starved: 0.1 },
+  { loss: 0, slow: 0 },
+  { loss: 0.01, slow: 0 },
+  { loss: 0.05, slow: 0 },
+  { loss: 0.01, slow: 0.1 },
 ];
 
 /**
  * How much to simulate per case: enough crashes for a median, enough member-periods for
- * false-positive rates, within a few minutes in all. Starved members make every packet carry
- * a full load of gossip (their false suspicions and the refutations), so N=1000 runs shorter.
+ * false-positive rates, within a few minutes in all. Slow members make every packet carry a
+ * full load of gossip (false suspicions and their refutations, and without Lifeguard the
+ * deaths), so N=1000 with slow members runs shorter.
  */
 function plan(n: number, sc: Scenario): Plan {
   if (n <= 10) return { runs: 30, crashes: 1, crashEveryPeriods: 0, periods: 80 };
   if (n <= 100) return { runs: 4, crashes: 10, crashEveryPeriods: 8, periods: 110 };
-  if (sc.starved > 0) return { runs: 1, crashes: 3, crashEveryPeriods: 3, periods: 45 };
+  if (sc.slow > 0) return { runs: 1, crashes: 5, crashEveryPeriods: 3, periods: 25 };
   return { runs: 1, crashes: 20, crashEveryPeriods: 2, periods: 70 };
 }
 
@@ -91,10 +114,9 @@ function runOnce(n: number, sc: Scenario, lifeguard: boolean, seed: number, pl: 
   const rng = new Prng(seed ^ 0x5f3759df);
   const ids = sim.bootstrap(n);
   const order = rng.shuffle([...ids]);
-  const slowCount = Math.round((sc.slow + sc.starved) * n);
+  const slowCount = Math.round(sc.slow * n);
   const impaired = new Set(order.slice(0, slowCount));
-  const slow = sc.slow > 0 ? impaired : new Set<string>();
-  const starved = sc.starved > 0 ? impaired : new Set<string>();
+  const slow = impaired;
   const victims = order.slice(slowCount, slowCount + Math.min(pl.crashes, n - slowCount - 2));
   const joiner = `join-${seed}`;
 
@@ -130,16 +152,9 @@ function runOnce(n: number, sc: Scenario, lifeguard: boolean, seed: number, pl: 
   const start = sim.nowMs;
   const end = start + pl.periods * P;
 
-  const lagMs = 1.25 * suspicionTimeout(config.suspicionMult, n, P);
-  for (const id of starved) sim.network.slowInbound(id, { min: 0, max: lagMs });
   for (const id of slow) {
-    const stall = (): void => {
-      const d = (0.5 + 2 * rng.next()) * P;
-      sim.pause(id, d);
-      const next = sim.nowMs + d + (2 + 8 * rng.next()) * P;
-      if (next < end) sim.scheduler.at(next, stall);
-    };
-    sim.scheduler.at(start + rng.next() * 5 * P, stall);
+    sim.network.slowInbound(id, SLOW_BACKLOG_MS);
+    sim.scheduler.at(start + rng.next() * P, () => sim.stall(id, SLOW_MODEL, end));
   }
   victims.forEach((v, i) => {
     sim.scheduler.at(start + (5 + i * pl.crashEveryPeriods + rng.next()) * P, () => {
@@ -203,8 +218,7 @@ function pct(x: number): string {
 }
 
 function scenarioName(sc: Scenario): string {
-  const impaired = sc.starved > 0 ? `starved=${pct(sc.starved)}` : `slow=${pct(sc.slow)}`;
-  return `loss=${pct(sc.loss)} ${impaired}`;
+  return `loss=${pct(sc.loss)} slow=${pct(sc.slow)}`;
 }
 
 function caseName(n: number, sc: Scenario, lifeguard: boolean): string {
@@ -249,10 +263,14 @@ export async function main(): Promise<void> {
   const rows: ResultRow[] = [];
   const summaries: Summary[] = [];
   const t0 = performance.now();
-  const full = argv.includes('--full');
+  const ci = argv.indexOf('--scenario');
+  const only = ci >= 0 ? argv[ci + 1] : undefined;
+  console.log(
+    `slow members: backlog ${SLOW_BACKLOG_MS.min}-${SLOW_BACKLOG_MS.max} ms; stall ${SLOW_MODEL.stallMs.min}-${SLOW_MODEL.stallMs.max} ms, run ${SLOW_MODEL.runMs.min}-${SLOW_MODEL.runMs.max} ms: stalled ${pct(stallDutyCycle(SLOW_MODEL))} of the time`,
+  );
   for (const n of sizes) {
     for (const [si, sc] of SCENARIOS.entries()) {
-      if (sc.starved > 0 && n >= 1000 && !full) continue;
+      if (only !== undefined && !scenarioName(sc).includes(only)) continue;
       const pl = plan(n, sc);
       for (const lifeguard of [false, true]) {
         const all: RunResult[] = [];
@@ -365,7 +383,7 @@ function report(ss: readonly Summary[], sizes: readonly number[]): void {
         return `${name} off ${a} / on ${b} (ratio ${ratio}; >= 20x: ${ok})`;
       };
       const zero =
-        sc.loss === 0.01 && sc.slow === 0 && sc.starved === 0
+        sc.loss === 0.01 && sc.slow === 0
           ? `; zero with Lifeguard at 1% loss: ${verdict(on.fpCount === 0)}`
           : '';
       lines.push(

@@ -12,3 +12,5 @@ export { Prng } from './prng.ts';
 export { seedFromArgs, seedFromEnv, simSeeds, withSeed } from './replay.ts';
 export type { SimEventKind, TimerHandle } from './scheduler.ts';
 export { Scheduler } from './scheduler.ts';
+export type { StallModel } from './stall.ts';
+export { drawStallMs, meanStallMs, stallDutyCycle, stallRepeatedly } from './stall.ts';

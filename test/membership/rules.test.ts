@@ -26,7 +26,7 @@ describe('configuration', () => {
       expect(() => validateConfig(c)).not.toThrow();
   });
 
-  it('withoutLifeguard turns off exactly the Lifeguard refinements', () => {
+  it('withoutLifeguard turns off exactly the Lifeguard refinements and our own extras', () => {
     const off = withoutLifeguard(defaultLanConfig);
     expect(off).toEqual({
       ...defaultLanConfig,
@@ -35,6 +35,7 @@ describe('configuration', () => {
       buddySystem: false,
       nacks: false,
       lastChanceProbe: false,
+      staleCorrection: false,
     });
   });
 

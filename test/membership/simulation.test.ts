@@ -76,6 +76,39 @@ describe('SWIM simulation', () => {
     });
   });
 
+  it('Lifeguard cuts healthy members declared dead because of slow members (backlog and stalls) at least 20x', () => {
+    // Two CPU-starved members: every packet waits 0-1.5 s behind a backlog and their loop stalls
+    // for 0.5-1.5 s at a time, timers first after each stall (the bench's slow model). Without
+    // Lifeguard their probes fail and their suspicion timers expire before they read the
+    // refutations, declaring healthy members dead.
+    forSeeds(222, 1, (seed) => {
+      const healthyDeaths = (lifeguard: boolean): number => {
+        const sim = new SwimSimulation({
+          seed,
+          config: lifeguard ? defaultLanConfig : withoutLifeguard(defaultLanConfig),
+          network: { loss: 0.01 },
+        });
+        const log = record(sim);
+        const ids = sim.bootstrap(12);
+        const slow = new Set(ids.slice(0, 2));
+        for (const id of slow) {
+          sim.network.slowInbound(id, { min: 0, max: 1.5 * P });
+          sim.stall(
+            id,
+            { stallMs: { min: 0.5 * P, max: 1.5 * P }, runMs: { min: 0.25 * P, max: 2 * P } },
+            150 * P,
+          );
+        }
+        sim.runFor(150 * P);
+        return log.filter((e) => e.event.type === 'dead' && !slow.has(e.event.member.id)).length;
+      };
+      const without = healthyDeaths(false);
+      const withLifeguard = healthyDeaths(true);
+      expect(without, 'the scenario should hurt plain SWIM').toBeGreaterThan(20);
+      expect(withLifeguard * 20).toBeLessThanOrEqual(without);
+    });
+  });
+
   it('a member paused for less than the suspicion timeout refutes and is never declared dead (Lifeguard)', () => {
     forSeeds(202, 2, (seed) => {
       const sim = new SwimSimulation({ seed, network: { loss: 0.01 } });

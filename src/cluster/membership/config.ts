@@ -32,11 +32,20 @@ export interface MembershipConfig {
   /**
    * One probe period before its own suspicion timer declares a member dead, ping the suspect
    * once with the suspicion attached: a live suspect answers with its refutation (which this
-   * member may have missed: gossip reaches everyone only with high probability). Costs one
-   * ping per member per death declared by its own timer, at most one per probe period. Not in
-   * memberlist or the Lifeguard paper; off in {@link withoutLifeguard}.
+   * member may have missed: gossip reaches everyone only with high probability); for that last
+   * period every packet sent also carries `alive` at the suspected incarnation, which members
+   * holding a newer refutation answer (with staleCorrection). Costs one ping per member per
+   * death declared by its own timer, at most one per probe period. Not in memberlist or the
+   * Lifeguard paper; off in {@link withoutLifeguard}.
    */
   readonly lastChanceProbe: boolean;
+  /**
+   * Stale-news correction: a member that receives news (alive, suspect or dead) older than the
+   * refutation it holds sends that refutation straight back to the sender, which missed it: in
+   * its ack when the news came in a ping, otherwise in a packet of its own, at most one per
+   * probe period. Not in memberlist or the Lifeguard paper; off in {@link withoutLifeguard}.
+   */
+  readonly staleCorrection: boolean;
   /** Full state exchange with one random member every this often (scaled up for N > 32), to heal partitions. */
   readonly pushPullIntervalMs: number;
   /** A dead or left member is forgotten (reaped) this long after it was declared. */
@@ -72,6 +81,7 @@ export const defaultLanConfig: MembershipConfig = Object.freeze({
   gossipIntervalMs: 0, // piggyback only, as SWIM: constant messages per member whatever the churn (memberlist uses 200)
   gossipNodes: 3, // peers told at once of our leave, and per gossip round when gossip rounds are on
   lastChanceProbe: true, // ping a suspect once before our timer declares it dead: a refutation we missed comes back in the ack
+  staleCorrection: true, // answer stale news with the refutation the sender missed: in the ack, or one packet per period at most
   pushPullIntervalMs: 30_000, // a full sync every 30 periods repairs what gossip missed (partitions, overflows)
   reapAfterMs: 30_000, // keep a dead member long enough for its death to reach every member, then forget it
   tombstoneMs: 3_600_000, // remember a reaped member's incarnation for an hour so old gossip cannot bring it back
@@ -103,7 +113,13 @@ export const defaultLocalConfig: MembershipConfig = Object.freeze({
   reapAfterMs: 15_000, // forget dead members sooner
 });
 
-/** The same profile with every Lifeguard refinement turned off: plain SWIM with suspicion. */
+/**
+ * The same profile as plain SWIM with suspicion, as memberlist runs it without Lifeguard: a
+ * fixed probe timeout and interval (no local health multiplier), a fixed suspicion timeout of
+ * `suspicionMult * max(1, log10(N))` periods that confirmations do not shorten, no nacks, a
+ * suspect not told of its suspicion in the probe (no buddy system), and neither of our own
+ * refinements (last-chance probe, stale-news correction). The baseline of the benchmarks.
+ */
 export function withoutLifeguard(config: MembershipConfig): MembershipConfig {
   return Object.freeze({
     ...config,
@@ -112,6 +128,7 @@ export function withoutLifeguard(config: MembershipConfig): MembershipConfig {
     buddySystem: false,
     nacks: false,
     lastChanceProbe: false,
+    staleCorrection: false,
   });
 }
 

@@ -10,6 +10,7 @@
 import { type NetworkOptions, SimNetwork } from '../../sim/network.ts';
 import { Prng } from '../../sim/prng.ts';
 import { Scheduler, type TimerHandle } from '../../sim/scheduler.ts';
+import { type StallModel, stallRepeatedly } from '../../sim/stall.ts';
 import { defaultLanConfig, type MembershipConfig } from './config.ts';
 import { decodePacket, encodePacket, type Packet } from './messages.ts';
 import { type MemberEvent, Swim } from './swim.ts';
@@ -161,6 +162,15 @@ export class SwimSimulation {
   /** Pauses a member's event loop for `ms` (a slow member): its timers and deliveries wait. */
   pause(id: string, ms: number): void {
     this.scheduler.pause(id, this.nowMs + ms);
+  }
+
+  /**
+   * Makes a member slow from now until `untilMs`: its event loop stalls and runs by turns as
+   * `model` says (see src/sim/stall.ts); after each stall its expired timers fire before it
+   * reads the packets that arrived meanwhile.
+   */
+  stall(id: string, model: StallModel, untilMs: number): void {
+    stallRepeatedly(this.scheduler, this.rng.fork(), id, model, this.nowMs, untilMs);
   }
 
   /** Starts a graceful leave; the member stops once its leave is gossiped or `timeoutMs` passes. */

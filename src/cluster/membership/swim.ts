@@ -18,10 +18,18 @@
  * acks or nacks; a suspicion starts long and shrinks as independent members confirm it; and a
  * probe of a suspect carries the suspicion, so the suspect refutes at once (buddy system).
  * Ours, beyond the papers (each measured in bench/membership.ts):
- * - stale-news correction: a member that receives a suspicion or death older than the
- *   refutation it holds sends the refutation straight back to the sender (`correct`);
+ * - stale-news correction: a member that receives news older than the refutation it holds
+ *   sends the refutation straight back to the sender (`correct`; in the ack to a ping, or in
+ *   a packet of its own at most once per probe period);
  * - last-chance probe: before its own timer declares a suspect dead, a member pings it once
- *   with the suspicion attached, so a refutation it missed comes back in the ack;
+ *   with the suspicion attached, so a refutation it missed comes back in the ack; and for that
+ *   last period every packet it sends carries `alive` at the suspected incarnation, which any
+ *   member holding a newer refutation answers with it (stale-news correction);
+ * - a suspicion of a newer incarnation than the one we suspect replaces ours with a fresh
+ *   timer (the suspect refuted ours); memberlist counts it as a confirmation of the old one;
+ * - a ping-req helper sends its nack after 80% of the probe timeout, so that it reaches the
+ *   requester before its probe ends (sent after the whole timeout, it arrives just late and a
+ *   healthy requester raises its own health score);
  * - push-pull also targets dead and reaped members (their tombstones travel as `dead`), so a
  *   healed partition converges even after both sides forgot each other.
  *
@@ -45,6 +53,9 @@ import { defaultLanConfig, type MembershipConfig, validateConfig } from './confi
 import { type Body, bodySize, type Gossip, gossipSize, type MemberState, type Packet } from './messages.ts';
 import { isLive, type Member, type MemberRecord, MemberTable } from './state.ts';
 import { expectedConfirmations, Suspicion, suspicionTimeout } from './suspicion.ts';
+
+/** Suspects verified at most per packet (see `Swim.verifying`): a few dozen bytes. */
+const MAX_VERIFY = 4;
 
 /** Incarnations travel as uint32. */
 const MAX_INCARNATION = 0xffff_ffff;
@@ -125,9 +136,20 @@ interface Probe {
 interface Forward {
   readonly requester: string;
   readonly seq: number;
+  /** An ack arriving later is not relayed (the requester's probe is over). */
   readonly deadlineMs: number;
-  readonly nack: boolean;
+  /** When to send the nack, if asked for and still silent (before the requester's probe ends). */
+  readonly nackAtMs: number;
+  nack: boolean;
 }
+
+/**
+ * A helper sends its nack after this fraction of the probe timeout: the requester sent the
+ * ping-req one probe timeout into its probe and gives up one probe timeout later, so a nack
+ * sent after a whole probe timeout would arrive just after the requester stopped counting and
+ * count as missing, raising the local health score of a healthy prober.
+ */
+const NACK_FRACTION = 0.8;
 
 interface JoinState {
   readonly seeds: readonly string[];
@@ -153,6 +175,13 @@ export class Swim {
   private readonly queue: BroadcastQueue;
   private readonly awareness: Awareness;
   private readonly suspicions = new Map<string, Suspicion>();
+  /**
+   * Suspects in the last period before our own timer declares them dead (last-chance probe
+   * sent or skipped), by id, with the incarnation suspected: every packet we send meanwhile
+   * carries `alive` at that incarnation, a no-op for members that hold the same, and one that
+   * any member holding a newer refutation answers with it (stale-news correction).
+   */
+  private readonly verifying = new Map<string, number>();
   private readonly forwards = new Map<number, Forward>();
   private readonly reapQueue: Array<{ id: string; changedAtMs: number; atMs: number }> = [];
   private readonly tombQueue: Array<{ id: string; atMs: number }> = [];
@@ -170,6 +199,8 @@ export class Swim {
   private leaving = false;
   /** When the last last-chance probe was sent (they are rate-limited). */
   private lastChanceSentMs = Number.NEGATIVE_INFINITY;
+  /** When the last correction was sent in a packet of its own (they are rate-limited). */
+  private lastCorrectionMs = Number.NEGATIVE_INFINITY;
   /** While a packet's gossip is handled: refutations its sender missed (see `correct`). */
   private corrections: Gossip[] | undefined;
 
@@ -303,10 +334,12 @@ export class Swim {
       this.onDead({ kind: 'dead', id, incarnation: s.incarnation, from: this.id }, 'timeout');
     }
     for (const [seq, f] of this.forwards) {
-      if (now < f.deadlineMs) continue;
-      this.forwards.delete(seq);
-      // Lifeguard: tell the requester we tried and the target is silent; it is not the requester's fault.
-      if (f.nack) this.send(f.requester, { type: 'nack', seq: f.seq });
+      if (f.nack && now >= f.nackAtMs) {
+        // Lifeguard: tell the requester we tried and the target is silent; it is not the requester's fault.
+        f.nack = false;
+        this.send(f.requester, { type: 'nack', seq: f.seq });
+      }
+      if (now >= f.deadlineMs) this.forwards.delete(seq);
     }
     if (this.config.gossipIntervalMs > 0 && now >= this.nextGossipAtMs) {
       this.nextGossipAtMs = now + this.config.gossipIntervalMs;
@@ -331,7 +364,16 @@ export class Swim {
     const corrections = this.corrections;
     this.corrections = undefined;
     const b = packet.body;
-    if (corrections.length > 0 && !(b.type === 'ping' && b.target === this.id)) {
+    // Corrections ride free on the ack to a ping; sent alone, at most one packet per probe
+    // period, so that a member that many suspect (it receives stale suspicions of itself on
+    // every packet) does not answer each of them.
+    const answersPing = b.type === 'ping' && b.target === this.id;
+    if (
+      corrections.length > 0 &&
+      !answersPing &&
+      this.nowMs - this.lastCorrectionMs >= this.config.probeIntervalMs
+    ) {
+      this.lastCorrectionMs = this.nowMs;
       this.send(from, { type: 'gossip' }, corrections);
     }
     switch (b.type) {
@@ -456,6 +498,7 @@ export class Swim {
       requester: from,
       seq,
       deadlineMs: this.nowMs + this.config.probeTimeoutMs,
+      nackAtMs: this.nowMs + Math.floor(NACK_FRACTION * this.config.probeTimeoutMs),
       nack,
     });
     this.send(targetAddress, { type: 'ping', seq: mySeq, target });
@@ -580,8 +623,13 @@ export class Swim {
       this.emit({ type: 'joined', member: snapshot(r), atMs: this.nowMs });
       return;
     }
-    // Same or older incarnation: alive is the weakest claim, it changes nothing.
-    if (g.incarnation <= m.incarnation) return;
+    // Older incarnation: the sender missed a refutation, tell it (see `correct`).
+    if (g.incarnation < m.incarnation) {
+      this.correct(m);
+      return;
+    }
+    // Same incarnation: alive is the weakest claim, it changes nothing.
+    if (g.incarnation === m.incarnation) return;
     const was = m.status;
     this.suspicions.delete(g.id);
     m.address = g.address;
@@ -601,11 +649,14 @@ export class Swim {
       return;
     }
     const s = this.suspicions.get(g.id);
-    // Already suspected: an independent confirmation shortens the timeout (Lifeguard), and is passed on.
-    if (s !== undefined) {
+    // Already suspected at this incarnation: an independent confirmation shortens the timeout
+    // (Lifeguard), and is passed on. A suspicion of a newer incarnation means the member refuted
+    // the one we hold (a refutation we missed): it replaces ours, with a fresh timer.
+    if (s !== undefined && g.incarnation <= s.incarnation) {
       if (s.confirm(g.from)) this.queue.enqueue(g);
       return;
     }
+    if (s !== undefined) this.suspicions.delete(g.id);
     // Dead and left are final until the member returns with a higher incarnation.
     if (m.status === 'dead' || m.status === 'left') return;
     // About us: we are alive, say so with a higher incarnation.
@@ -652,15 +703,15 @@ export class Swim {
   }
 
   /**
-   * Stale suspicion or death arrived about a member we know alive at a newer incarnation: the
-   * packet's sender holds the old state (it relays only what it holds), so it missed the
-   * refutation, which gossip delivers to all members only with high probability. Tell it
-   * directly: the refutation rides on our answer to it (or in one gossip packet). Not in
-   * memberlist, where a member that misses a refutation declares a live member dead when its
-   * own timer expires. Costs at most one packet per stale packet received.
+   * Stale news (alive, suspect or dead) arrived about a member we know alive at a newer
+   * incarnation: the packet's sender holds the old state (it relays only what it holds), so it
+   * missed the refutation, which gossip delivers to all members only with high probability.
+   * Tell it directly: the refutation rides on our ack to it, or in a gossip packet of its own
+   * (at most one per probe period). Not in memberlist, where a member that misses a refutation
+   * declares a live member dead when its own timer expires.
    */
   private correct(m: MemberRecord): void {
-    if (m.status !== 'alive' || this.corrections === undefined) return;
+    if (!this.config.staleCorrection || m.status !== 'alive' || this.corrections === undefined) return;
     if (this.corrections.some((g) => g.id === m.id)) return;
     this.corrections.push({ kind: 'alive', id: m.id, incarnation: m.incarnation, address: m.address });
   }
@@ -753,6 +804,7 @@ export class Swim {
    * anew): a live suspect refutes it, or sends back the refutation we missed, in its ack.
    */
   private lastChance(id: string, s: Suspicion): void {
+    this.verifying.set(id, s.incarnation);
     // At most one per probe period: under mass failure the extra load stays below one ping per
     // member per period, and the suspicions left unprobed simply expire.
     if (this.nowMs - this.lastChanceSentMs < this.config.probeIntervalMs) {
@@ -778,7 +830,7 @@ export class Swim {
     const p = this.probe;
     if (p !== undefined) t = Math.min(t, p.indirectSent ? p.endDeadlineMs : p.directDeadlineMs);
     for (const s of this.suspicions.values()) t = Math.min(t, this.deathAt(s), this.lastChanceAt(s));
-    for (const f of this.forwards.values()) t = Math.min(t, f.deadlineMs);
+    for (const f of this.forwards.values()) t = Math.min(t, f.nack ? f.nackAtMs : f.deadlineMs);
     if (this.config.gossipIntervalMs > 0 && this.queue.size > 0) t = Math.min(t, this.nextGossipAtMs);
     const r = this.reapQueue[this.reapHead];
     if (r !== undefined) t = Math.min(t, r.atMs);
@@ -799,11 +851,35 @@ export class Swim {
   private send(to: string, body: Body, extra: readonly Gossip[] = []): void {
     let budget = this.config.maxPacketBytes - bodySize(this.id, body);
     for (const g of extra) budget -= gossipSize(g);
-    const piggy = this.queue.take(budget, this.table.live, 255 - extra.length);
+    const verify = this.verifyItems(to);
+    for (const g of verify) budget -= gossipSize(g);
+    const piggy = this.queue.take(budget, this.table.live, 255 - extra.length - verify.length);
     // An extra item (the buddy suspicion) supersedes queued news about the same member in this packet.
-    const gossip =
+    let gossip =
       extra.length === 0 ? piggy : [...extra, ...piggy.filter((g) => !extra.some((x) => x.id === g.id))];
+    if (verify.length > 0) gossip = [...verify, ...gossip];
     this.packets.push({ to, packet: { from: this.id, body, gossip } });
+  }
+
+  /**
+   * `alive` items for the suspects being verified (see `verifying`), at most MAX_VERIFY, none
+   * about the recipient `to` (it refutes its own suspicion); drops resolved ones.
+   */
+  private verifyItems(to: string): Gossip[] {
+    if (this.verifying.size === 0) return [];
+    const out: Gossip[] = [];
+    for (const [id, inc] of this.verifying) {
+      const s = this.suspicions.get(id);
+      const m = this.table.get(id);
+      if (s === undefined || s.incarnation !== inc || m === undefined) {
+        this.verifying.delete(id);
+        continue;
+      }
+      if (out.length < MAX_VERIFY && m.address !== to) {
+        out.push({ kind: 'alive', id, incarnation: inc, address: m.address });
+      }
+    }
+    return out;
   }
 
   private emit(e: MemberEvent): void {
