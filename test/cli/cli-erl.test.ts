@@ -99,12 +99,12 @@ describeErl('distribute CLI against erl', () => {
     expect(lastJson(viaErl.stdout)).toEqual({
       ok: true,
       via: E,
-      nodes: [{ name: 'cli_ts@127.0.0.1', kind: 'hidden' }],
+      nodes: [{ name: 'cli_ts@127.0.0.1', kind: 'visible' }],
     });
     expect(lastJson(viaTs.stdout)).toEqual({
       ok: true,
       via: 'cli_ts@127.0.0.1',
-      nodes: [{ name: E, kind: 'hidden' }],
+      nodes: [{ name: E, kind: 'visible' }],
     });
     ts.child.kill('SIGTERM');
     expect(await ts.exited).toBe(0);
