@@ -5,7 +5,7 @@
  * trace token is ignored.
  */
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SEND_TT } from '../../src/dist/control.ts';
 import { DFLAG_DISTRIBUTE_CORRELATION } from '../../src/dist/flags.ts';
 import {
@@ -19,10 +19,10 @@ import {
 } from '../../src/node/correlation.ts';
 import { cast } from '../../src/node/gen-server.ts';
 import { Mailbox, NO_MESSAGE } from '../../src/node/mailbox.ts';
-import { Node } from '../../src/node/node.ts';
+import type { Node } from '../../src/node/node.ts';
 import { atom, Pid, type Reference, type Term, Tuple } from '../../src/term/types.ts';
+import { useTestCluster } from '../support/cluster.ts';
 import { RecordingLogger, until } from '../support/dist-helpers.ts';
-import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 import { type RawPeer, rawConnect } from '../support/raw-peer.ts';
 
 const COOKIE = 'corr-cookie';
@@ -129,33 +129,16 @@ describe('mailbox with correlated messages', () => {
 });
 
 describe('correlation ids between TS nodes', () => {
-  let epmd: EpmdProcess;
-  const started: Node[] = [];
   const raws: RawPeer[] = [];
-  let seq = 0;
-
-  beforeAll(async () => {
-    epmd = await startEpmd();
+  const cluster = useTestCluster({
+    cookie: COOKIE,
+    prefix: 'corr',
+    afterEachTest: () => {
+      for (const r of raws.splice(0)) r.socket.destroy();
+    },
   });
-  afterEach(async () => {
-    for (const r of raws.splice(0)) r.socket.destroy();
-    await Promise.all(started.splice(0).map((n) => n.stop()));
-  });
-  afterAll(async () => {
-    await epmd?.stop();
-  });
-
-  async function tsNode(logger?: RecordingLogger): Promise<Node> {
-    const node = await Node.start({
-      name: `corr${++seq}@127.0.0.1`,
-      cookie: COOKIE,
-      epmd: 'external',
-      epmdPort: epmd.port,
-      ...(logger === undefined ? {} : { logger }),
-    });
-    started.push(node);
-    return node;
-  }
+  const tsNode = (logger?: RecordingLogger): Promise<Node> =>
+    cluster.tsNode(logger === undefined ? {} : { logger });
 
   it('negotiates the correlation flag between two distribute nodes', async () => {
     const a = await tsNode();

@@ -6,46 +6,29 @@
 
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { newCorrelationId, withCorrelation } from '../../src/node/correlation.ts';
-import { Node } from '../../src/node/node.ts';
+import type { Node } from '../../src/node/node.ts';
 import { isRpcError } from '../../src/services/errors.ts';
 import { atom, Tuple } from '../../src/term/types.ts';
+import { useTestCluster } from '../support/cluster.ts';
 import { type LogRecord, RecordingLogger, until } from '../support/dist-helpers.ts';
-import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 import { type RawPeer, rawConnect } from '../support/raw-peer.ts';
 
 const COOKIE = 'log-cookie';
 
 describe('node log lines', () => {
-  let epmd: EpmdProcess;
-  const started: Node[] = [];
   const raws: RawPeer[] = [];
-  let seq = 0;
-
-  beforeAll(async () => {
-    epmd = await startEpmd();
+  const cluster = useTestCluster({
+    cookie: COOKIE,
+    prefix: 'log',
+    afterEachTest: () => {
+      for (const r of raws.splice(0)) r.socket.destroy();
+    },
   });
-  afterEach(async () => {
-    for (const r of raws.splice(0)) r.socket.destroy();
-    await Promise.all(started.splice(0).map((n) => n.stop()));
-  });
-  afterAll(async () => {
-    await epmd?.stop();
-  });
-
-  async function tsNode(logger?: RecordingLogger | pino.Logger): Promise<Node> {
-    const node = await Node.start({
-      name: `log${++seq}@127.0.0.1`,
-      cookie: COOKIE,
-      epmd: 'external',
-      epmdPort: epmd.port,
-      ...(logger === undefined ? {} : { logger }),
-    });
-    started.push(node);
-    return node;
-  }
+  const tsNode = (logger?: RecordingLogger | pino.Logger): Promise<Node> =>
+    cluster.tsNode(logger === undefined ? {} : { logger });
 
   it('tags every line with node, and peer, pid and code where relevant', async () => {
     const logA = new RecordingLogger();

@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fragmentDefaults } from '../../src/dist/fragments.ts';
 import { Node } from '../../src/node/node.ts';
 import {
@@ -22,8 +22,8 @@ import { rpcDefaults } from '../../src/services/rpc.ts';
 import { DECODE_DEFAULTS } from '../../src/term/decode.ts';
 import { encode } from '../../src/term/encode.ts';
 import { atom, Pid, Tuple } from '../../src/term/types.ts';
+import { useTestCluster } from '../support/cluster.ts';
 import { until } from '../support/dist-helpers.ts';
-import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 import { type RawPeer, rawConnect } from '../support/raw-peer.ts';
 
 const base: NodeOptions = { name: 'opt@127.0.0.1', cookie: 'c' };
@@ -160,32 +160,15 @@ describe('defaults and limits', () => {
 });
 
 describe('limits reach what they bound', () => {
-  let epmd: EpmdProcess;
-  const started: Node[] = [];
   const raws: RawPeer[] = [];
-  let seq = 0;
-  beforeAll(async () => {
-    epmd = await startEpmd();
+  const cluster = useTestCluster({
+    cookie: 'opt-cookie',
+    prefix: 'opts',
+    afterEachTest: () => {
+      for (const r of raws.splice(0)) r.socket.destroy();
+    },
   });
-  afterEach(async () => {
-    for (const r of raws.splice(0)) r.socket.destroy();
-    await Promise.all(started.splice(0).map((n) => n.stop()));
-  });
-  afterAll(async () => {
-    await epmd?.stop();
-  });
-
-  async function tsNode(opts: Partial<NodeOptions>): Promise<Node> {
-    const node = await Node.start({
-      name: `opts${++seq}@127.0.0.1`,
-      cookie: 'opt-cookie',
-      epmd: 'external',
-      epmdPort: epmd.port,
-      ...opts,
-    });
-    started.push(node);
-    return node;
-  }
+  const tsNode = (opts: Partial<NodeOptions>): Promise<Node> => cluster.tsNode(opts);
 
   it('applies mailboxLimit to new processes', async () => {
     const a = await tsNode({ mailboxLimit: 3 });
