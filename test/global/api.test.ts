@@ -3,14 +3,14 @@
  * codes, calls through a global name, transactions, and what happens when the node stops.
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { genReply } from '../../src/node/net-kernel.ts';
-import { Node } from '../../src/node/node.ts';
+import type { Node } from '../../src/node/node.ts';
 import { typedName } from '../../src/services/global/api.ts';
 import { GlobalError } from '../../src/services/global/errors.ts';
 import { atom, type Pid, type Term, Tuple, tuple } from '../../src/term/index.ts';
+import { useTestCluster } from '../support/cluster.ts';
 import { until } from '../support/dist-helpers.ts';
-import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 
 /** A Standard Schema accepting `{incr, N}` with a number N. */
 const incrSchema: StandardSchemaV1<unknown, Tuple> = {
@@ -28,31 +28,8 @@ const incrSchema: StandardSchemaV1<unknown, Tuple> = {
 };
 
 describe('node.global API', () => {
-  let epmd: EpmdProcess;
-  const started: Node[] = [];
-  let seq = 0;
-
-  beforeAll(async () => {
-    epmd = await startEpmd();
-  });
-  afterEach(async () => {
-    await Promise.all(started.splice(0).map((n) => n.stop()));
-  });
-  afterAll(async () => {
-    await epmd?.stop();
-  });
-
-  async function node(): Promise<Node> {
-    const n = await Node.start({
-      name: `api${++seq}@127.0.0.1`,
-      cookie: 'api',
-      epmd: 'external',
-      epmdPort: epmd.port,
-      hidden: false,
-    });
-    started.push(n);
-    return n;
-  }
+  const cluster = useTestCluster({ cookie: 'api', prefix: 'api' });
+  const node = (): Promise<Node> => cluster.tsNode({ hidden: false });
 
   function sink(n: Node, inbox: Term[]): Pid {
     return n.spawn(async (self) => {

@@ -2,57 +2,25 @@
  * Interop of the global registry with real OTP 25 `erl` nodes (private EPMD): a visible TS node
  * takes part in `global` as a peer of BEAM nodes.
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { Node } from '../../src/node/node.ts';
+import { expect, it } from 'vitest';
+import type { Node } from '../../src/node/node.ts';
 import type { NodeOptions } from '../../src/node/options.ts';
 import { atom, equals, Pid, type Term } from '../../src/term/index.ts';
+import { useTestCluster } from '../support/cluster.ts';
 import { until } from '../support/dist-helpers.ts';
-import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 import { describeErl } from '../support/erl.ts';
-import { type ErlNode, startErlNode, stopAllErlNodes } from '../support/erl-node.ts';
+import type { ErlNode } from '../support/erl-node.ts';
 
 const COOKIE = 'global-cookie';
 const TICK_SEC = 4;
 
 describeErl('global with erl', () => {
-  let epmd: EpmdProcess;
-  const started: Node[] = [];
+  const cluster = useTestCluster({ cookie: COOKIE, prefix: 'ts', netTicktimeMs: TICK_SEC * 1000 });
   let seq = 0;
 
-  beforeAll(async () => {
-    epmd = await startEpmd();
-  });
-  afterEach(async () => {
-    await Promise.all(started.splice(0).map((n) => n.stop()));
-    await stopAllErlNodes();
-  });
-  afterAll(async () => {
-    await stopAllErlNodes();
-    await epmd?.stop();
-  });
-
-  async function tsNode(prefix = 'ts', opts: Partial<NodeOptions> = {}): Promise<Node> {
-    const node = await Node.start({
-      name: `${prefix}${++seq}@127.0.0.1`,
-      cookie: COOKIE,
-      epmd: 'external',
-      epmdPort: epmd.port,
-      netTicktimeMs: TICK_SEC * 1000,
-      hidden: false,
-      ...opts,
-    });
-    started.push(node);
-    return node;
-  }
-
-  function erlNode(name: string): Promise<ErlNode> {
-    return startErlNode({
-      name: `${name}${++seq}@127.0.0.1`,
-      cookie: COOKIE,
-      epmdPort: epmd.port,
-      netTicktimeSec: TICK_SEC,
-    });
-  }
+  const tsNode = (prefix = 'ts', opts: Partial<NodeOptions> = {}): Promise<Node> =>
+    cluster.tsNode({ name: `${prefix}${++seq}@127.0.0.1`, hidden: false, ...opts });
+  const erlNode = (name: string): Promise<ErlNode> => cluster.erlNode(`${name}${++seq}`);
 
   /** A TS process that stays alive until told `stop`, recording what it receives. */
   function tsProc(node: Node, inbox: Term[] = []): Pid {

@@ -2,42 +2,22 @@
  * The global registry among TypeScript nodes only (real nodes over loopback, one OS process):
  * the same protocol as with BEAM nodes, both lockers active.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Node } from '../../src/node/node.ts';
+import { describe, expect, it } from 'vitest';
+import type { Node } from '../../src/node/node.ts';
 import { atom, equals, type Pid, type Term, Tuple } from '../../src/term/index.ts';
+import { useTestCluster } from '../support/cluster.ts';
 import { until } from '../support/dist-helpers.ts';
-import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 
 const COOKIE = 'global-ts';
 
 describe('global among TS nodes', () => {
-  let epmd: EpmdProcess;
-  const started: Node[] = [];
+  const cluster = useTestCluster({ cookie: COOKIE, prefix: 't', netTicktimeMs: 4000 });
   let seq = 0;
-
-  beforeAll(async () => {
-    epmd = await startEpmd();
-  });
-  afterEach(async () => {
-    await Promise.all(started.splice(0).map((n) => n.stop()));
-  });
-  afterAll(async () => {
-    await epmd?.stop();
-  });
 
   async function nodes(n: number, prefix = 't'): Promise<Node[]> {
     const out: Node[] = [];
     for (let i = 0; i < n; i++) {
-      const node = await Node.start({
-        name: `${prefix}${++seq}@127.0.0.1`,
-        cookie: COOKIE,
-        epmd: 'external',
-        epmdPort: epmd.port,
-        netTicktimeMs: 4000,
-        hidden: false,
-      });
-      started.push(node);
-      out.push(node);
+      out.push(await cluster.tsNode({ name: `${prefix}${++seq}@127.0.0.1`, hidden: false }));
     }
     return out;
   }

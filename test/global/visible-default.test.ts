@@ -4,15 +4,15 @@
  * `global:sync()` must return on each erl node within 5 s, every node must hold the same names,
  * and no node may log an unexpected message or a crash.
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Logger } from '../../src/dist/logger.ts';
 import { Node } from '../../src/node/node.ts';
 import { type Atom, atom, equals, Pid, type Term } from '../../src/term/index.ts';
 import { inspect } from '../../src/term/inspect.ts';
+import { useTestCluster } from '../support/cluster.ts';
 import { until } from '../support/dist-helpers.ts';
-import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 import { describeErl } from '../support/erl.ts';
-import { type ErlNode, startErlNode, stopAllErlNodes } from '../support/erl-node.ts';
+import type { ErlNode } from '../support/erl-node.ts';
 
 const COOKIE = 'visible-default';
 
@@ -24,21 +24,8 @@ interface Record {
 }
 
 describeErl('visible TS nodes in a mixed cluster', () => {
-  let epmd: EpmdProcess;
-  const started: Node[] = [];
+  const cluster = useTestCluster({ cookie: COOKIE, prefix: 'vis_ts' });
   let seq = 0;
-
-  beforeAll(async () => {
-    epmd = await startEpmd();
-  });
-  afterEach(async () => {
-    await Promise.all(started.splice(0).map((n) => n.stop()));
-    await stopAllErlNodes();
-  });
-  afterAll(async () => {
-    await stopAllErlNodes();
-    await epmd?.stop();
-  });
 
   /** A logger that keeps warn and error records. */
   function recorder(node: string, into: Record[]): Logger {
@@ -55,22 +42,11 @@ describeErl('visible TS nodes in a mixed cluster', () => {
     const ts: Node[] = [];
     for (let i = 0; i < 3; i++) {
       const name = `vis_ts${++seq}@127.0.0.1`;
-      const node = await Node.start({
-        name,
-        cookie: COOKIE,
-        epmd: 'external',
-        epmdPort: epmd.port,
-        hidden: false,
-        logger: recorder(name, records),
-      });
-      started.push(node);
-      ts.push(node);
+      ts.push(await cluster.tsNode({ name, hidden: false, logger: recorder(name, records) }));
     }
     const erl: ErlNode[] = [];
     for (let i = 0; i < 2; i++) {
-      erl.push(
-        await startErlNode({ name: `vis_erl${++seq}@127.0.0.1`, cookie: COOKIE, epmdPort: epmd.port }),
-      );
+      erl.push(await cluster.erlNode(`vis_erl${++seq}`));
     }
     const all = [...ts.map((n) => n.name), ...erl.map((e) => e.name)];
 
