@@ -280,7 +280,12 @@ describeErl('rpc interop with erl', () => {
       expect(t.code).toBe('timeout');
       // Started after the first and ends after it: the first's result, if sent, has arrived.
       expect(await ts.rpc.call(e.name, 'timer', 'sleep', [400], { timeoutMs: 5000 })).toBe(atom('ok'));
-      expect(seen.filter((m) => m.kind === 'monitor_exit')).toHaveLength(1);
+      // The second call's DOWN, and the first's only if erl sent it before our demonitor reached
+      // it (a spawn reply later than the timeout, on a loaded machine); either way it reaches no
+      // caller: nothing is pending and the first call stayed a timeout.
+      const downs = seen.filter((m) => m.kind === 'monitor_exit').length;
+      expect(downs).toBeGreaterThanOrEqual(1);
+      expect(downs).toBeLessThanOrEqual(2);
       expect(ts.rpc.pendingCalls).toBe(0);
     } finally {
       spy.mockRestore();

@@ -205,8 +205,11 @@ describe('rpc between TS nodes', () => {
     await until(() => b.rpc.runningCalls === 0, 5000, 'the function ends');
     // A round trip after the function ended: anything it sent has arrived by now.
     expect(await a.rpc.call(b.name, F, 'add', [2, 2])).toBe(4);
-    const downs = seen.filter((m) => m.kind === 'monitor_exit');
-    expect(downs).toHaveLength(1); // the second call's
+    // The second call's DOWN, and the first's only if b sent it before our demonitor reached it
+    // (a spawn reply later than the timeout, on a loaded machine); it reaches no caller either way.
+    const downs = seen.filter((m) => m.kind === 'monitor_exit').length;
+    expect(downs).toBeGreaterThanOrEqual(1);
+    expect(downs).toBeLessThanOrEqual(2);
     expect(a.rpc.pendingCalls).toBe(0);
   });
 
