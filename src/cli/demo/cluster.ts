@@ -56,9 +56,8 @@ export const demoTimings: DemoTimings = Object.freeze({
   heartbeatIntervalMs: 100,
   // Four chat broadcasts a second per node: visible traffic without load.
   chatIntervalMs: 250,
-  // With 3 nodes the 'local' profile's 2 piggybacks of an update can both go to the member the
-  // update is about, leaving a third member to learn it at the next push-pull (15 s). Four
-  // piggybacks and a push-pull every 5 s keep joins and rejoins within about a second.
+  // Four piggybacks per update (the profiles' default) and a push-pull every 5 s rather than the
+  // 'local' profile's 15 s keep joins and rejoins within about a second.
   retransmitMult: 4,
   pushPullIntervalMs: 5000,
 });

@@ -107,7 +107,8 @@ export const defaultLocalConfig: MembershipConfig = Object.freeze({
   ...defaultLanConfig,
   probeTimeoutMs: 200, // loopback RTT is microseconds
   indirectChecks: 1, // loopback does not lose packets; one helper suffices
-  retransmitMult: 2, // few members, few transmissions needed
+  // retransmitMult stays the LAN's 4: with 3 members, 2 piggybacks of an update can both go to the
+  // member it is about, and the third then learns it only at the next push-pull.
   suspicionMult: 3, // refutations arrive quickly on one host
   pushPullIntervalMs: 15_000, // cheap on loopback
   reapAfterMs: 15_000, // forget dead members sooner
