@@ -27,6 +27,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { TermWriter } from '../term/encode.ts';
 import { type Atom, atoms, type Pid, type Reference, type Term } from '../term/types.ts';
+import { AtomCache } from './atom-cache.ts';
 import { ControlError, type ControlMessage, decodeControl, writeControl } from './control.ts';
 import {
   DFLAG_ALIAS,
@@ -135,6 +136,8 @@ export interface ConnectionOptions {
   readonly maxFrameBytes?: number;
   /** Largest message body sent unfragmented. Default 64 KiB, as the BEAM. */
   readonly fragmentSize?: number;
+  /** How many atoms one header's atom cache entries may add to the atom table. Default the decoder's. */
+  readonly atomBudget?: number;
 }
 
 /** Events of a {@link Connection}. */
@@ -166,7 +169,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly distMonitorName: boolean;
   readonly unlinkId: boolean;
   readonly spawn: boolean;
-  /** `131 68` headers (FRAGMENTS negotiated) rather than pass-through. */
+  /** `131 68` headers (FRAGMENTS or DIST_HDR_ATOM_CACHE negotiated) rather than pass-through. */
   readonly distHeader: boolean;
 
   private readonly socket: Socket;
@@ -175,6 +178,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly reader: TermSource;
   private readonly logger: Logger;
   private readonly assembler: FragmentAssembler;
+  /** The peer's atom cache entries (DIST_HDR_ATOM_CACHE negotiated). */
+  private readonly atomCache: AtomCache | undefined;
   private readonly fragmentSize: number;
   private readonly decoded: DistMessage = { control: undefined as unknown as Term, payload: undefined };
   private readonly out = new TermWriter(64 * 1024);
@@ -220,6 +225,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.unlinkId = (f & DFLAG_UNLINK_ID) !== 0n;
     this.spawn = (f & DFLAG_SPAWN) !== 0n;
     this.distHeader = (f & (DFLAG_FRAGMENTS | DFLAG_DIST_HDR_ATOM_CACHE)) !== 0n;
+    this.atomCache = (f & DFLAG_DIST_HDR_ATOM_CACHE) !== 0n ? new AtomCache(opts.atomBudget) : undefined;
 
     this.ticks = new TickState(opts.tickIntensity ?? DEFAULT_TICK_INTENSITY);
     const interval = Math.max(
@@ -474,7 +480,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         const frame = parser.next();
         if (frame === undefined) return;
         if (frame.length === 0) continue; // tick
-        if (!readDistFrame(frame, this.distHeader, this.reader, this.assembler, decoded)) continue;
+        if (!readDistFrame(frame, this.distHeader, this.reader, this.assembler, decoded, this.atomCache)) {
+          continue;
+        }
         msg = decodeControl(decoded.control, decoded.payload);
       } catch (e) {
         this.badInput(e);
@@ -530,6 +538,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     clearInterval(this.tickTimer);
     this.parser.clear();
     this.assembler.clear();
+    this.atomCache?.clear();
     this.queue.length = 0;
     this.patches.length = 0;
     this.out.reset();

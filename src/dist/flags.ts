@@ -24,7 +24,10 @@ export const DFLAG_EXPORT_PTR_TAG = 0x200n;
 export const DFLAG_BIT_BINARIES = 0x400n;
 export const DFLAG_NEW_FLOATS = 0x800n;
 export const DFLAG_UNICODE_IO = 0x1000n;
-/** Distribution header with atom cache; we never set it (we send `131 68 0` headers only with FRAGMENTS). */
+/**
+ * Distribution header with atom cache. We set it so a BEAM peer may send cached atom references
+ * (src/dist/atom-cache.ts); we send headers without references, which is legal.
+ */
 export const DFLAG_DIST_HDR_ATOM_CACHE = 0x2000n;
 export const DFLAG_SMALL_ATOM_TAGS = 0x4000n;
 export const DFLAG_UTF8_ATOMS = 0x10000n;
@@ -90,6 +93,7 @@ export const DEFAULT_DFLAGS: bigint =
   DFLAG_DIST_MONITOR_NAME |
   DFLAG_SEND_SENDER |
   DFLAG_EXIT_PAYLOAD |
+  DFLAG_DIST_HDR_ATOM_CACHE |
   DFLAG_FRAGMENTS |
   DFLAG_UNLINK_ID |
   DFLAG_SPAWN |

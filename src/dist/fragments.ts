@@ -3,9 +3,11 @@
  *
  * Which encoding a connection uses is fixed by the negotiated flags (strict both ways):
  * - pass-through (neither FRAGMENTS nor DIST_HDR_ATOM_CACHE): `112 | 131 Control | [131 Payload]`;
- * - distribution header (we negotiate FRAGMENTS, never the atom cache): `131 68 0 | Control | [Payload]`,
- *   or a fragmented message: a start `131 69 Seq:64 FragId:64 0 | first part` followed by
- *   continuations `131 70 Seq:64 FragId:64 | part`, FragId counting down to 1.
+ * - distribution header (FRAGMENTS or DIST_HDR_ATOM_CACHE): `131 68 N [atom cache refs] | Control |
+ *   [Payload]`, or a fragmented message: a start `131 69 Seq:64 FragId:64 N [refs] | first part`
+ *   followed by continuations `131 70 Seq:64 FragId:64 | part`, FragId counting down to 1.
+ *   We send N = 0; a peer's references are read by the connection's {@link AtomCache} as each
+ *   header arrives (in frame order), and the message's atoms go with it to the term reader.
  *
  * Fragments of different sequences may interleave (the BEAM numbers sequences per sending
  * process). The {@link FragmentAssembler} holds the parts of incomplete sequences, bounded in
@@ -14,7 +16,8 @@
  *
  * @module
  */
-import type { Term } from '../term/types.ts';
+import type { Atom, Term } from '../term/types.ts';
+import type { AtomCache } from './atom-cache.ts';
 
 export const PASS_THROUGH = 112;
 export const VERSION_MAGIC = 131;
@@ -45,8 +48,13 @@ export const fragmentDefaults: Readonly<FragmentLimits> = {
 export type DistFrameErrorCode =
   /** The frame does not start as the negotiated encoding requires. */
   | 'bad_header'
-  /** A distribution header with atom-cache references (we never negotiate the atom cache). */
+  /**
+   * A truncated atom cache section of a header, or references from a peer that did not
+   * negotiate DIST_HDR_ATOM_CACHE.
+   */
   | 'atom_cache_refs'
+  /** An atom cache reference to a slot no earlier header bound. */
+  | 'atom_cache_miss'
   /** A continuation for an unknown sequence, out of order, or a second start of a live sequence. */
   | 'bad_fragment'
   /** A fragmented message over `maxFragmentedMessageBytes`. */
@@ -73,6 +81,8 @@ interface Sequence {
   next: bigint;
   readonly parts: Buffer[];
   bytes: number;
+  /** The atoms of the start fragment's header. */
+  readonly refs: readonly Atom[] | undefined;
 }
 
 /** Reassembles fragmented messages of one connection. */
@@ -99,7 +109,12 @@ export class FragmentAssembler {
    * A start fragment with `fragments` parts in all (its FragmentId). Returns the whole message
    * body when it is the only fragment, else undefined.
    */
-  start(seq: bigint, fragments: bigint, part: Buffer): Buffer | undefined {
+  start(
+    seq: bigint,
+    fragments: bigint,
+    part: Buffer,
+    refs: readonly Atom[] | undefined = undefined,
+  ): Buffer | undefined {
     if (fragments === 1n) return part;
     if (fragments < 1n) throw new DistFrameError('bad_fragment', `fragment start with id ${fragments}`);
     if (this.sequences.has(seq)) throw new DistFrameError('bad_fragment', `sequence ${seq} started twice`);
@@ -110,7 +125,7 @@ export class FragmentAssembler {
       );
     }
     this.checkSize(part.length, seq);
-    this.sequences.set(seq, { next: fragments - 1n, parts: [part], bytes: part.length });
+    this.sequences.set(seq, { next: fragments - 1n, parts: [part], bytes: part.length, refs });
     this.held += part.length;
     return undefined;
   }
@@ -135,6 +150,11 @@ export class FragmentAssembler {
     return Buffer.concat(s.parts, s.bytes);
   }
 
+  /** The atoms of sequence `seq`'s header (read them before its last {@link continue}). */
+  refsOf(seq: bigint): readonly Atom[] | undefined {
+    return this.sequences.get(seq)?.refs;
+  }
+
   /** Drops every incomplete sequence (the connection closed). */
   clear(): void {
     this.sequences.clear();
@@ -153,7 +173,8 @@ export class FragmentAssembler {
 
 /** What decoding needs of a term reader (`TermReader` from src/term satisfies it). */
 export interface TermSource {
-  reset(bytes: Uint8Array, offset: number): void;
+  /** `atomRefs`: the message's atom cache references, which ATOM_CACHE_REF (82) indexes. */
+  reset(bytes: Uint8Array, offset: number, atomRefs?: readonly Atom[]): void;
   readonly offset: number;
   /** A term preceded by the 131 version byte. */
   readVersioned(): Term;
@@ -172,6 +193,8 @@ export interface DistMessage {
  * message not yet complete. Throws {@link DistFrameError} and the reader's decode errors.
  *
  * `out` and `reader` are reused across frames so the hot path allocates only the terms.
+ * `atomCache` is the connection's when DIST_HDR_ATOM_CACHE was negotiated; without it a header
+ * with references is an error.
  */
 export function readDistFrame(
   frame: Buffer,
@@ -179,6 +202,7 @@ export function readDistFrame(
   reader: TermSource,
   assembler: FragmentAssembler,
   out: DistMessage,
+  atomCache?: AtomCache,
 ): boolean {
   if (!distHeader) {
     if (frame[0] !== PASS_THROUGH) {
@@ -197,32 +221,60 @@ export function readDistFrame(
     if (reader.offset !== frame.length) throw trailing(frame.length - reader.offset);
     return true;
   }
-  if (frame.length < 3 || frame[0] !== VERSION_MAGIC) {
+  if (frame[0] !== VERSION_MAGIC) {
     throw new DistFrameError('bad_header', `frame starts with ${frame[0]}, expected 131`);
   }
+  if (frame.length < 3) throw new DistFrameError('bad_header', 'short distribution header');
   let body: Buffer | undefined;
+  let refs: readonly Atom[] | undefined;
   switch (frame[1]) {
-    case DIST_HEADER:
-      if (frame[2] !== 0) throw atomCacheRefs(frame[2]!);
-      return readBody(frame, 3, reader, out);
-    case DIST_FRAG_HEADER:
+    case DIST_HEADER: {
+      const n = frame[2]!;
+      if (n === 0) return readBody(frame, 3, reader, out, undefined);
+      if (atomCache === undefined) throw atomCacheRefs(n);
+      const h = atomCache.read(frame, 3, n);
+      return readBody(frame, h.end, reader, out, h.refs);
+    }
+    case DIST_FRAG_HEADER: {
       if (frame.length < 19) throw new DistFrameError('bad_header', 'short fragment header');
-      if (frame[18] !== 0) throw atomCacheRefs(frame[18]!);
-      body = assembler.start(frame.readBigUInt64BE(2), frame.readBigUInt64BE(10), frame.subarray(19));
+      const n = frame[18]!;
+      let start = 19;
+      if (n !== 0) {
+        if (atomCache === undefined) throw atomCacheRefs(n);
+        const h = atomCache.read(frame, 19, n);
+        refs = h.refs;
+        start = h.end;
+      }
+      body = assembler.start(
+        frame.readBigUInt64BE(2),
+        frame.readBigUInt64BE(10),
+        frame.subarray(start),
+        refs,
+      );
       break;
-    case DIST_FRAG_CONT:
+    }
+    case DIST_FRAG_CONT: {
       if (frame.length < 18) throw new DistFrameError('bad_header', 'short fragment header');
-      body = assembler.continue(frame.readBigUInt64BE(2), frame.readBigUInt64BE(10), frame.subarray(18));
+      const seq = frame.readBigUInt64BE(2);
+      refs = assembler.refsOf(seq);
+      body = assembler.continue(seq, frame.readBigUInt64BE(10), frame.subarray(18));
       break;
+    }
     default:
       throw new DistFrameError('bad_header', `unknown distribution header ${frame[1]}`);
   }
   if (body === undefined) return false;
-  return readBody(body, 0, reader, out);
+  return readBody(body, 0, reader, out, refs);
 }
 
-function readBody(bytes: Buffer, offset: number, reader: TermSource, out: DistMessage): boolean {
-  reader.reset(bytes, offset);
+function readBody(
+  bytes: Buffer,
+  offset: number,
+  reader: TermSource,
+  out: DistMessage,
+  refs: readonly Atom[] | undefined,
+): boolean {
+  reader.reset(bytes, offset, refs);
   out.control = reader.readTerm();
   out.payload = reader.offset < bytes.length ? reader.readTerm() : undefined;
   if (reader.offset !== bytes.length) throw trailing(bytes.length - reader.offset);

@@ -856,6 +856,7 @@ export class Node extends EventEmitter<NodeEvents> {
       netTicktimeMs: this.netTicktimeMs,
       maxFrameBytes: this.opts.maxFrameBytes ?? nodeDefaults.maxFrameBytes,
       fragmentLimits: fragmentLimits(this.opts),
+      atomBudget: decodeLimits(this.opts).atomBudget ?? nodeDefaults.atomBudget,
     });
     e.state = 'up';
     e.conn = conn;

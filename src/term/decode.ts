@@ -11,9 +11,11 @@
 
 import { Buffer } from 'node:buffer';
 import { inflateSync } from 'node:zlib';
+import { TermWriter } from './encode.ts';
 import { TermDecodeError, type TermDecodeErrorCode } from './errors.ts';
 import { TermMap } from './map.ts';
 import {
+  ATOM_CACHE_REF,
   ATOM_EXT,
   ATOM_UTF8_EXT,
   BINARY_EXT,
@@ -121,6 +123,10 @@ export class TermReader {
   readonly #atomBudget: number;
   readonly #copy: boolean;
   #atomsLeft = 0;
+  /** This message's atom cache references (distribution header); undefined outside distribution. */
+  #atomRefs: readonly Atom[] | undefined = undefined;
+  /** ATOM_CACHE_REFs read so far: a fun that contains one cannot keep its encoding as is. */
+  #refsRead = 0;
   /** Element slots this decode may still preallocate; see {@link TermReader.#elements}. */
   #slots = 0;
 
@@ -131,8 +137,13 @@ export class TermReader {
     this.#copy = options?.copyBinaries ?? DECODE_DEFAULTS.copyBinaries;
   }
 
-  /** Decodes from `bytes` starting at `offset` (the input ends at the end of `bytes`). */
-  reset(bytes: Uint8Array, offset: number): void {
+  /**
+   * Decodes from `bytes` starting at `offset` (the input ends at the end of `bytes`). `atomRefs`
+   * are the atoms of a distribution message's header, which `ATOM_CACHE_REF` (82) indexes;
+   * without them that tag is an `unknown_tag` error, as in `binary_to_term`.
+   */
+  reset(bytes: Uint8Array, offset: number, atomRefs?: readonly Atom[]): void {
+    this.#atomRefs = atomRefs;
     this.#buf = Buffer.isBuffer(bytes)
       ? bytes
       : (new BufferView(
@@ -370,6 +381,10 @@ export class TermReader {
         return this.#exportFun(p);
       case NEW_FUN_EXT:
         return this.#fun(depth, p);
+      case ATOM_CACHE_REF: {
+        const a = this.#cachedRef(p);
+        return a === TRUE ? true : a === FALSE ? false : a;
+      }
       default:
         throw fail('unknown_tag', p, `tag ${b[p]}`);
     }
@@ -546,6 +561,21 @@ export class TermReader {
     return a;
   }
 
+  /** `ATOM_CACHE_REF Index:8` at `p`: the header's atom number `Index`. */
+  #cachedRef(p: number): Atom {
+    const refs = this.#atomRefs;
+    if (refs === undefined)
+      throw fail('unknown_tag', p, `tag ${ATOM_CACHE_REF} outside a distribution message`);
+    if (p + 2 > this.#end) throw fail('truncated', p + 1, 'atom cache index');
+    const a = refs[this.#buf[p + 1]!];
+    if (a === undefined) {
+      throw fail('invalid', p + 1, `atom cache index ${this.#buf[p + 1]}, the header has ${refs.length}`);
+    }
+    this.offset = p + 2;
+    this.#refsRead++;
+    return a;
+  }
+
   /** An atom where a node name (or a module or function name) must be. */
   #nodeAtom(): Atom {
     const b = this.#buf;
@@ -565,6 +595,8 @@ export class TermReader {
       case ATOM_EXT:
         if (p + 3 > end) throw fail('truncated', p + 1, 'atom length');
         return this.#atom(p + 3, (b[p + 1]! << 8) | b[p + 2]!, true, p);
+      case ATOM_CACHE_REF:
+        return this.#cachedRef(p);
       default:
         throw fail('invalid', p, `expected an atom, found tag ${b[p]}`);
     }
@@ -716,6 +748,7 @@ export class TermReader {
     const arity = b[p + 5]!;
     const numFree = u32(b, p + 26);
     const savedEnd = end;
+    const refsBefore = this.#refsRead;
     this.#end = funEnd;
     try {
       this.offset = p + 30;
@@ -736,7 +769,11 @@ export class TermReader {
       for (let i = 0; i < numFree; i++) free.push(this.#term(depth + 1));
       if (this.offset !== funEnd)
         throw fail('invalid', this.offset, 'fun fields do not fill its declared size');
-      const bytes = this.#slice(p, funEnd);
+      // Its atom cache references mean nothing outside this message: keep a plain encoding.
+      const bytes =
+        this.#refsRead === refsBefore
+          ? this.#slice(p, funEnd)
+          : plainFunBytes(b.subarray(p + 5, p + 30), module, oldIndex, oldUniq, pid, free);
       return new Fun(bytes, module, arity, free, { index: u32(b, p + 22), oldIndex, oldUniq, pid });
     } finally {
       this.#end = savedEnd;
@@ -786,6 +823,60 @@ function anonymousSubclass(): typeof Uint8Array {
 
 function u32(b: Uint8Array, p: number): number {
   return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+}
+
+/**
+ * A NEW_FUN_EXT encoding of a fun read through atom cache references: `fixed` is its
+ * Arity, Uniq, Index and NumFree as received; the terms are written without references.
+ */
+function plainFunBytes(
+  fixed: Uint8Array,
+  module: Atom,
+  oldIndex: number | bigint,
+  oldUniq: number | bigint,
+  pid: Pid,
+  free: readonly Term[],
+): Buffer {
+  const w = new TermWriter(256);
+  w.u8(NEW_FUN_EXT);
+  w.u32(0);
+  w.bytes(fixed);
+  w.writeTerm(module);
+  w.writeTerm(oldIndex);
+  w.writeTerm(oldUniq);
+  w.writeTerm(pid);
+  for (const t of free) w.writeTerm(t);
+  const out = w.finish();
+  out.writeUInt32BE(out.length - 1, 1);
+  return out;
+}
+
+/** How many atoms a decode may still add to the atom table; see {@link utf8Atom}. */
+export interface AtomBudget {
+  left: number;
+}
+
+/**
+ * The atom whose UTF-8 text is `b[s, s + len)`, the caller having checked that the bytes are
+ * there (for atom text outside a term: the distribution header's atom cache entries). Throws a
+ * {@link TermDecodeError} (`invalid_utf8`, `atom_too_long`, `atom_budget`) with offsets into `b`;
+ * a new atom takes one from `budget`.
+ */
+export function utf8Atom(b: Uint8Array, s: number, len: number, budget: AtomBudget): Atom {
+  const hash = atomBytesHash(b, s, len);
+  const cached = cachedAtom(hash, b, s, len);
+  if (cached !== undefined) return cached;
+  const chars = utf8Chars(b, s, s + len);
+  if (chars < 0) throw fail('invalid_utf8', s + ~chars, 'atom text is not UTF-8');
+  if (chars > MAX_ATOM_CHARS) throw fail('atom_too_long', s, `${chars} characters`);
+  const name = Buffer.from(b.buffer, b.byteOffset + s, len).toString('utf8');
+  let a = existingAtom(name);
+  if (a === undefined) {
+    if (--budget.left < 0) throw fail('atom_budget', s, 'too many new atoms');
+    a = atom(name);
+  }
+  cacheAtom(hash, a);
+  return a;
 }
 
 function isAscii(b: Uint8Array, s: number, len: number): boolean {

@@ -2,7 +2,12 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection, type ConnectionCloseReason, TickState } from '../../src/dist/connection.ts';
 import type { ControlMessage } from '../../src/dist/control.ts';
-import { DEFAULT_DFLAGS, DFLAG_FRAGMENTS, DFLAG_SEND_SENDER } from '../../src/dist/flags.ts';
+import {
+  DEFAULT_DFLAGS,
+  DFLAG_DIST_HDR_ATOM_CACHE,
+  DFLAG_FRAGMENTS,
+  DFLAG_SEND_SENDER,
+} from '../../src/dist/flags.ts';
 import { FrameParser } from '../../src/dist/framing.ts';
 import { atom, Pid, type Term, TermReader, tuple } from '../../src/term/index.ts';
 import { RecordingLogger, until } from '../support/dist-helpers.ts';
@@ -160,7 +165,7 @@ describe('Connection', () => {
     r.reset(frames(a.received)[0]!, 3);
     expect(r.readTerm()).toEqual(tuple(22, pMe, pThem));
 
-    const b = await pair(DEFAULT_DFLAGS & ~DFLAG_FRAGMENTS & ~DFLAG_SEND_SENDER);
+    const b = await pair(DEFAULT_DFLAGS & ~DFLAG_FRAGMENTS & ~DFLAG_DIST_HDR_ATOM_CACHE & ~DFLAG_SEND_SENDER);
     b.conn.sendMessage(pMe, pThem, 'x');
     await until(() => frames(b.received).length === 1, 5000, 'frame');
     const f = frames(b.received)[0]!;

@@ -47,9 +47,9 @@ function only(out: HandshakeOutput): Buffer {
 
 describe('flags', () => {
   it('default set is the recommended one', () => {
-    expect(DEFAULT_DFLAGS).toBe(0xd07df0fbcn);
-    expect(ourFlags(false)).toBe(0xd07df0fbdn);
-    expect(ourFlags(true)).toBe(0xd07df0fbcn);
+    expect(DEFAULT_DFLAGS).toBe(0xd07df2fbcn);
+    expect(ourFlags(false)).toBe(0xd07df2fbdn);
+    expect(ourFlags(true)).toBe(0xd07df2fbcn);
     expect(MANDATORY_DFLAGS_25).toBe(0x01070f94n);
     expect(DFLAG_MANDATORY_25_DIGEST).toBe(1n << 26n);
   });
@@ -95,7 +95,7 @@ describe('handshake transcript', () => {
     const acc = Handshake.acceptor(b);
 
     const name = only(init.start());
-    expect(hex(name)).toBe(`4e0000000d07df0fbd11223344000b${Buffer.from('a@127.0.0.1').toString('hex')}`);
+    expect(hex(name)).toBe(`4e0000000d07df2fbd11223344000b${Buffer.from('a@127.0.0.1').toString('hex')}`);
 
     const q = acc.receive(name);
     expect(q.send).toHaveLength(0);
@@ -110,7 +110,7 @@ describe('handshake transcript', () => {
     const accepted = acc.answerAccept('ok');
     expect(accepted.send.map(hex)).toEqual([
       '736f6b',
-      `4e0000000d07df0fbddeadbeef55667788000b${Buffer.from('b@127.0.0.1').toString('hex')}`,
+      `4e0000000d07df2fbddeadbeef55667788000b${Buffer.from('b@127.0.0.1').toString('hex')}`,
     ]);
 
     expect(init.receive(accepted.send[0]!).send).toHaveLength(0);
@@ -323,7 +323,7 @@ describe('handshake rejections', () => {
       expect(Handshake.acceptor(b).receive(only(init.start())).error?.code).toBe('bad_name');
     }
     expect(Handshake.acceptor(b).receive(bytes('4e 00')).error?.code).toBe('malformed');
-    expect(Handshake.acceptor(b).receive(bytes('4e0000000d07df0fbd11223344 00ff 61')).error?.code).toBe(
+    expect(Handshake.acceptor(b).receive(bytes('4e0000000d07df2fbd11223344 00ff 61')).error?.code).toBe(
       'malformed',
     );
     expect(Handshake.acceptor(b).receive(bytes('73 6f6b')).error?.code).toBe('malformed');
