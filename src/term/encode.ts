@@ -1004,6 +1004,8 @@ function sizeElements(els: readonly Term[], depth: number): number {
       size += e >= 0 && e < 256 ? 2 : 5;
     } else if (e instanceof Atom && e.utf8.length < 256) {
       size += 2 + e.utf8.length;
+    } else if (ArrayBuffer.isView(e) && e instanceof Uint8Array) {
+      size += 5 + e.length;
     } else {
       const s = sizeOf(e, depth);
       if (s < 0) return -1;
@@ -1016,6 +1018,8 @@ function sizeElements(els: readonly Term[], depth: number): number {
 
 /** Writes `t`, which {@link sizeOf} has measured, at `p`; returns the position after it. */
 function writeSized(b: Buffer, p: number, t: Term): number {
+  // Tuples first: most messages are one.
+  if (t instanceof Tuple) return writeSizedTuple(b, p, t);
   if (typeof t === 'number') {
     if ((t | 0) === t) {
       if (t >= 0 && t < 256) {
@@ -1037,40 +1041,8 @@ function writeSized(b: Buffer, p: number, t: Term): number {
   if (typeof t === 'string') return writeSizedString(b, p, t);
   if (typeof t === 'boolean') return writeSizedAtom(b, p, t ? TRUE_UTF8 : FALSE_UTF8);
   const o = t as object;
-  if (ArrayBuffer.isView(o)) {
-    const bin = o as Uint8Array;
-    const n = bin.length;
-    b[p] = BINARY_EXT;
-    b[p + 1] = n >>> 24;
-    b[p + 2] = n >>> 16;
-    b[p + 3] = n >>> 8;
-    b[p + 4] = n;
-    p += 5;
-    if (n >= 48) {
-      b.set(bin, p);
-      return p + n;
-    }
-    for (let i = 0; i < n; i++) b[p++] = bin[i]!;
-    return p;
-  }
+  if (ArrayBuffer.isView(o)) return writeSizedBinary(b, p, o as Uint8Array);
   if (o instanceof Atom) return writeSizedAtom(b, p, o.utf8);
-  if (o instanceof Tuple) {
-    const els = o.elements;
-    const n = els.length;
-    if (n < 256) {
-      b[p] = SMALL_TUPLE_EXT;
-      b[p + 1] = n;
-      p += 2;
-    } else {
-      b[p] = LARGE_TUPLE_EXT;
-      b[p + 1] = n >>> 24;
-      b[p + 2] = n >>> 16;
-      b[p + 3] = n >>> 8;
-      b[p + 4] = n;
-      p += 5;
-    }
-    return writeSizedElements(b, p, els);
-  }
   if (Array.isArray(o)) {
     const els = o as readonly Term[];
     const n = els.length;
@@ -1125,10 +1097,47 @@ function writeSizedElements(b: Buffer, p: number, els: readonly Term[]): number 
       b[p] = SMALL_INTEGER_EXT;
       b[p + 1] = e;
       p += 2;
+    } else if (ArrayBuffer.isView(e)) {
+      p = writeSizedBinary(b, p, e as Uint8Array);
     } else {
       p = writeSized(b, p, e);
     }
   }
+  return p;
+}
+
+function writeSizedTuple(b: Buffer, p: number, t: Tuple): number {
+  const els = t.elements;
+  const n = els.length;
+  if (n < 256) {
+    b[p] = SMALL_TUPLE_EXT;
+    b[p + 1] = n;
+    p += 2;
+  } else {
+    b[p] = LARGE_TUPLE_EXT;
+    b[p + 1] = n >>> 24;
+    b[p + 2] = n >>> 16;
+    b[p + 3] = n >>> 8;
+    b[p + 4] = n;
+    p += 5;
+  }
+  return writeSizedElements(b, p, els);
+}
+
+/** BINARY_EXT (sizing has checked it is a Uint8Array). */
+function writeSizedBinary(b: Buffer, p: number, bin: Uint8Array): number {
+  const n = bin.length;
+  b[p] = BINARY_EXT;
+  b[p + 1] = n >>> 24;
+  b[p + 2] = n >>> 16;
+  b[p + 3] = n >>> 8;
+  b[p + 4] = n;
+  p += 5;
+  if (n >= 48) {
+    b.set(bin, p);
+    return p + n;
+  }
+  for (let i = 0; i < n; i++) b[p++] = bin[i]!;
   return p;
 }
 
