@@ -110,8 +110,20 @@ export class Mailbox<M> {
    * false and the caller queues it. A reader whose predicate throws is failed with the error.
    */
   offer(message: M): boolean {
-    const resolve = this.#waitResolve;
+    const resolve = this.#acceptWaiting(message);
     if (resolve === undefined) return false;
+    if (this.#corr !== undefined) this.#tookPlain(this.#corr);
+    resolve(message);
+    return true;
+  }
+
+  /**
+   * The waiting reader's resolve when it takes `message` (its wait then cleared), else undefined.
+   * A reader whose predicate throws is failed with the error.
+   */
+  #acceptWaiting(message: M): ((message: M) => void) | undefined {
+    const resolve = this.#waitResolve;
+    if (resolve === undefined) return undefined;
     const match = this.#waitMatch;
     if (match !== undefined) {
       let matched: boolean;
@@ -119,14 +131,12 @@ export class Mailbox<M> {
         matched = match(message);
       } catch (error) {
         this.fail(error);
-        return false;
+        return undefined;
       }
-      if (!matched) return false;
+      if (!matched) return undefined;
     }
     this.#clearWait();
-    if (this.#corr !== undefined) this.#tookPlain(this.#corr);
-    resolve(message);
-    return true;
+    return resolve;
   }
 
   /**
@@ -146,20 +156,8 @@ export class Mailbox<M> {
 
   /** {@link offer} for a message that arrived with correlation id `id`. */
   offerCorrelated(message: M, id: string): boolean {
-    const resolve = this.#waitResolve;
+    const resolve = this.#acceptWaiting(message);
     if (resolve === undefined) return false;
-    const match = this.#waitMatch;
-    if (match !== undefined) {
-      let matched: boolean;
-      try {
-        matched = match(message);
-      } catch (error) {
-        this.fail(error);
-        return false;
-      }
-      if (!matched) return false;
-    }
-    this.#clearWait();
     this.#corrState().last = id;
     resolve(message);
     return true;
