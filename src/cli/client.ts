@@ -22,8 +22,10 @@ import {
   type TlsOptions,
 } from '../node/options.ts';
 import { isRpcError } from '../services/errors.ts';
+import { inspect } from '../term/inspect.ts';
 import { Atom, atom, atoms, type Term } from '../term/types.ts';
 import { CLI_MODULE } from './builtins.ts';
+import { type CliContext, parseTimeout } from './context.ts';
 import { CliError, errorText, unreachable, usageError } from './errors.ts';
 
 /** The TLS distribution files (`--tls-cert`, `--tls-key`, `--tls-ca`). */
@@ -163,6 +165,39 @@ export async function callCliBuiltin(
     throw new CliError('rpc_failed', `${target} answered ${CLI_MODULE}:${fun}/0 with something not a map`);
   }
   return result as ReadonlyMap<Term, Term>;
+}
+
+/** Options of a command that asks a `distribute_cli` built-in of a node started by `start`. */
+export interface ViaOptions extends TlsFiles {
+  readonly via: string;
+  readonly cookie?: string;
+  readonly timeout?: string;
+}
+
+/**
+ * Runs `members`/`leader --via NODE`: a client node calls `distribute_cli:<fun>/0` on NODE and
+ * hands the answer to `show`, with `bad`, the error for an answer of the wrong shape.
+ */
+export async function askBuiltin(
+  ctx: CliContext,
+  options: ViaOptions,
+  fun: 'members' | 'leader',
+  notRunning: string,
+  show: (view: ReadonlyMap<Term, Term>, target: string, bad: () => CliError) => void,
+): Promise<void> {
+  const target = targetName(options.via);
+  const timeoutMs = parseTimeout(options.timeout, 5_000);
+  if (Number.isNaN(timeoutMs)) throw usageError(`--timeout must be milliseconds or infinity`);
+  await withClient(target, { ...options, logger: ctx.logger }, async (node) => {
+    await connectTo(node, target.full);
+    const view = await callCliBuiltin(node, target.full, fun, timeoutMs, notRunning);
+    const bad = (): CliError =>
+      new CliError(
+        'rpc_failed',
+        `${target.full} answered ${fun}/0 with ${inspect(view, { maxLength: 200 })}`,
+      );
+    show(view, target.full, bad);
+  });
 }
 
 /** `map`'s value under the atom `key`. */
