@@ -11,6 +11,7 @@
 
 import { Buffer } from 'node:buffer';
 import { inflateSync } from 'node:zlib';
+import { BufferView } from './buffer-view.ts';
 import { TermWriter } from './encode.ts';
 import { TermDecodeError, type TermDecodeErrorCode } from './errors.ts';
 import { TermMap } from './map.ts';
@@ -793,32 +794,6 @@ export class TermReader {
     }
     return v;
   }
-}
-
-/**
- * The class of the binaries we decode: a `Uint8Array` subclass whose prototype chain holds
- * `Buffer.prototype` and whose `constructor` is `Buffer`, built the way Node builds its own
- * buffers. Its instances are Buffers in every observable way (`Buffer.isBuffer`, `instanceof`,
- * every method, `util.inspect`), and `new BufferView(ab, offset, length)` is about twice as
- * fast as `buf.subarray()` or `Buffer.from(ab, offset, length)`, which check their arguments
- * and look up the `buffer` getter each time.
- */
-const BufferView: typeof Uint8Array = anonymousSubclass();
-Object.setPrototypeOf(BufferView.prototype, Buffer.prototype);
-Object.defineProperty(BufferView.prototype, 'constructor', {
-  value: Buffer,
-  writable: true,
-  configurable: true,
-  enumerable: false,
-});
-
-/**
- * `class extends Uint8Array {}`, made where no name is bound to it: tools that keep class names
- * (esbuild's keepNames, which tsx uses) redefine a named class's `name`, and V8 then builds its
- * instances on a slow path.
- */
-function anonymousSubclass(): typeof Uint8Array {
-  return class extends Uint8Array {};
 }
 
 function u32(b: Uint8Array, p: number): number {

@@ -18,6 +18,7 @@
 
 import { Buffer } from 'node:buffer';
 import { deflateSync } from 'node:zlib';
+import { BufferView } from './buffer-view.ts';
 import { compare, funUniq32 } from './compare.ts';
 import { TermEncodeError } from './errors.ts';
 import {
@@ -831,25 +832,6 @@ export class TermEncoder {
     w.writeTerm(term);
     return w.takeFrom(start);
   }
-}
-
-/**
- * Buffers over memory a writer owns: a `Uint8Array` subclass whose prototype chain holds
- * `Buffer.prototype` and whose `constructor` is `Buffer`, so its instances are Buffers in every
- * observable way (as the decoder's binaries), made by a constructor cheaper than `subarray`.
- */
-const BufferView: typeof Uint8Array = anonymousSubclass();
-Object.setPrototypeOf(BufferView.prototype, Buffer.prototype);
-Object.defineProperty(BufferView.prototype, 'constructor', {
-  value: Buffer,
-  writable: true,
-  configurable: true,
-  enumerable: false,
-});
-
-/** `class extends Uint8Array {}` bound to no name (see decode.ts: esbuild's keepNames slows named ones). */
-function anonymousSubclass(): typeof Uint8Array {
-  return class extends Uint8Array {};
 }
 
 /** Buffer methods Node has always had but does not declare: `write`/`toString` without argument parsing. */
