@@ -103,7 +103,7 @@ export async function withClient<T>(
 ): Promise<T> {
   const cookie = resolveCookie(options.cookie);
   const tls = await tlsOptions(options);
-  const alive = `distribute-cli-${randomBytes(4).toString('hex')}`;
+  const alive = `${CLIENT_NODE_PREFIX}${randomBytes(4).toString('hex')}`;
   let node: Node;
   try {
     node = await Node.start({
@@ -166,6 +166,9 @@ export async function callCliBuiltin(
   }
   return result as ReadonlyMap<Term, Term>;
 }
+
+/** The alive part of every client node's name starts with this (`distribute-cli-<hex>`). */
+export const CLIENT_NODE_PREFIX = 'distribute-cli-';
 
 /** Options of a command that asks a `distribute_cli` built-in of a node started by `start`. */
 export interface ViaOptions extends TlsFiles {

@@ -102,7 +102,7 @@ describe('distribute CLI (TS nodes)', () => {
     ]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/│ b@127\.0\.0\.1 +│ visible +│/);
-    // Our own client node is left out.
+    // Client nodes of the CLI (this command's and the concurrent one's) are left out.
     expect(text.stdout).not.toContain('distribute-cli-');
     expect(lastJson(json.stdout)).toEqual({ ok: true, via: A, nodes: [{ name: B, kind: 'visible' }] });
   });

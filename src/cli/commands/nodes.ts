@@ -1,8 +1,8 @@
 /**
  * `distribute nodes --via NODE`: the nodes NODE is connected to, visible and hidden, asked by RPC
  * (`erlang:nodes(visible)` and `erlang:nodes(hidden)`). BEAM nodes answer with their BIF; TS
- * nodes answer when started with `distribute start` (see builtins.ts). Our own client node is
- * left out.
+ * nodes answer when started with `distribute start` (see builtins.ts). The CLI's own short-lived
+ * client nodes (`distribute-cli-<hex>`, this one and any other command's) are left out.
  *
  * @module
  */
@@ -10,7 +10,7 @@
 import Table from 'cli-table3';
 import { isRpcError } from '../../services/errors.ts';
 import { Atom, atom, type Term } from '../../term/types.ts';
-import { connectTo, type TlsFiles, targetName, withClient } from '../client.ts';
+import { CLIENT_NODE_PREFIX, connectTo, type TlsFiles, targetName, withClient } from '../client.ts';
 import { type CliContext, parseTimeout } from '../context.ts';
 import { CliError, usageError } from '../errors.ts';
 
@@ -48,7 +48,8 @@ export async function nodes(ctx: CliContext, options: NodesOptions): Promise<voi
           `${target.full} answered erlang:nodes/1 with something not a list of atoms`,
         );
       }
-      return (result as Atom[]).map((a) => a.name).filter((n) => n !== node.name);
+      // Short-lived client nodes of the CLI (ours and any other command's running now) are left out.
+      return (result as Atom[]).map((a) => a.name).filter((n) => !n.startsWith(CLIENT_NODE_PREFIX));
     };
     const visible = await ask('visible');
     const hidden = await ask('hidden');
