@@ -121,7 +121,10 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       '--data-dir <dir>',
       'where the election keeps its term and vote (default <tmpdir>/distribute/<name>)',
     )
-    .option('--election-timeout <ms>', 'minimum election timeout (default 150; max is twice it)')
+    .option(
+      '--election-timeout <ms>',
+      'minimum election timeout (default 1000; max is twice it, heartbeat a third)',
+    )
     .action(async (o, cmd: Command) => start(context(cmd), o));
 
   withTls(program.command('ping'))

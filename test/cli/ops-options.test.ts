@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI_MODULE, exposeClusterBuiltins, leaderTerm, membersTerm } from '../../src/cli/builtins.ts';
 import {
+  DEFAULT_CLI_ELECTION_TIMEOUT_MS,
   defaultDataDir,
   electionOptions,
   membershipOptions,
@@ -87,6 +88,12 @@ describe('start flags', () => {
       voters: ['a@h', 'b@h'],
       dataDir: '/d',
       config: { electionTimeoutMinMs: 900, electionTimeoutMaxMs: 1800, heartbeatIntervalMs: 300 },
+    });
+    // Without --election-timeout: 1 s, not the library's 150 ms (a process per node, fsync'd votes).
+    expect(electionOptions({ name: 'a@h', election: true, voters: 'a@h' })?.config).toEqual({
+      electionTimeoutMinMs: DEFAULT_CLI_ELECTION_TIMEOUT_MS,
+      electionTimeoutMaxMs: 2 * DEFAULT_CLI_ELECTION_TIMEOUT_MS,
+      heartbeatIntervalMs: Math.floor(DEFAULT_CLI_ELECTION_TIMEOUT_MS / 3),
     });
     usage(
       () => electionOptions({ name: 'a', election: true }),

@@ -132,17 +132,22 @@ export function electionOptions(
   if (o.voters === undefined)
     throw usageError('--election needs --voters A,B,C (node names, this one included)');
   const voters = parseList(o.voters, '--voters').map((v) => targetName(v).full);
-  let config: Partial<ElectionConfig> = {};
-  if (o.electionTimeout !== undefined) {
-    const min = parseIntFlag(o.electionTimeout, '--election-timeout', 3, 3_600_000);
-    config = {
-      electionTimeoutMinMs: min,
-      electionTimeoutMaxMs: 2 * min,
-      heartbeatIntervalMs: Math.floor(min / 3),
-    };
-  }
+  // 1 s by default (etcd's choice), not the library's 150 ms: a `start` node is its own OS process
+  // whose every vote waits for an fsync, and 150 ms did not settle on a loaded host.
+  const min =
+    o.electionTimeout === undefined
+      ? DEFAULT_CLI_ELECTION_TIMEOUT_MS
+      : parseIntFlag(o.electionTimeout, '--election-timeout', 3, 3_600_000);
+  const config: Partial<ElectionConfig> = {
+    electionTimeoutMinMs: min,
+    electionTimeoutMaxMs: 2 * min,
+    heartbeatIntervalMs: Math.floor(min / 3),
+  };
   return { voters, dataDir: o.dataDir, config };
 }
+
+/** The default `--election-timeout` of `start` (ms): see {@link electionOptions}. */
+export const DEFAULT_CLI_ELECTION_TIMEOUT_MS = 1000;
 
 /** The default `--data-dir` of a node: `<tmpdir>/distribute/<name>`, the name made safe as a file name. */
 export function defaultDataDir(nodeName: string): string {
