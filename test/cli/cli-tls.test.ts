@@ -1,71 +1,12 @@
-/**
- * `distribute start` and a client command over TLS distribution (`--tls-cert/--tls-key/--tls-ca`),
- * with certificates made by `openssl` in a temp dir.
- */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
+import { describeTls, makePki } from '../support/pki.ts';
 import { type CliProcess, killAllCli, runCli, startCli } from './support.ts';
 
 const COOKIE = 'cli-tls-cookie';
 const T = 't@127.0.0.1';
-
-function opensslAvailable(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A CA and a certificate for 127.0.0.1 signed by it; returns the directory. */
-function makePki(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'dist-cli-tls-'));
-  const openssl = (args: string[]): void => {
-    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  };
-  writeFileSync(
-    join(dir, 'ext.cnf'),
-    'subjectAltName=IP:127.0.0.1,DNS:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n',
-  );
-  openssl(
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem'].concat([
-      '-days',
-      '2',
-      '-subj',
-      '/CN=dist-cli-test-ca',
-    ]),
-  );
-  openssl([
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'node.key',
-    '-out',
-    'node.csr',
-    '-subj',
-    '/CN=127.0.0.1',
-  ]);
-  openssl(
-    ['x509', '-req', '-in', 'node.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial'].concat([
-      '-out',
-      'node.pem',
-      '-days',
-      '2',
-      '-extfile',
-      'ext.cnf',
-    ]),
-  );
-  return dir;
-}
-
-const describeTls = opensslAvailable() ? describe : describe.skip;
 
 describeTls('distribute CLI over TLS distribution', () => {
   let epmd: EpmdProcess;
@@ -74,7 +15,7 @@ describeTls('distribute CLI over TLS distribution', () => {
   let tlsArgs: string[];
 
   beforeAll(async () => {
-    dir = makePki();
+    dir = makePki().dir;
     tlsArgs = [
       '--tls-cert',
       join(dir, 'node.pem'),
