@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { killAll } from '../support/processes.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/distribute.js', import.meta.url));
 const running = new Set<ChildProcess>();
@@ -111,19 +112,7 @@ export function startCli(args: readonly string[], epmdPort: number): CliProcess 
 
 /** Kills every CLI child still running (SIGKILL) and waits for them. */
 export async function killAllCli(): Promise<void> {
-  await Promise.all(
-    [...running].map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) {
-            resolve();
-            return;
-          }
-          c.once('exit', () => resolve());
-          c.kill('SIGKILL');
-        }),
-    ),
-  );
+  await killAll(running);
 }
 
 /** Parses the last non-empty stdout line as JSON. */

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
+import { killAll } from '../support/processes.ts';
 
 const fixture = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/membership-node.ts');
 const probeIntervalMs = 100;
@@ -55,20 +56,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) {
-            resolve();
-            return;
-          }
-          c.once('exit', () => resolve());
-          c.kill('SIGCONT');
-          c.kill('SIGKILL');
-        }),
-    ),
-  );
+  await killAll(children);
   await epmd?.stop();
 });
 

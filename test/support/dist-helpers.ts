@@ -22,6 +22,7 @@ import {
   Tuple,
   tuple,
 } from '../../src/term/index.ts';
+import { killAll } from './processes.ts';
 
 /** One recorded log call. */
 export interface LogRecord {
@@ -265,18 +266,5 @@ export async function startTsNodeProcess(opts: {
 
 /** Kills every TS child node still running (SIGKILL, after SIGCONT for frozen ones). */
 export async function stopAllTsNodeProcesses(): Promise<void> {
-  await Promise.all(
-    [...children].map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) {
-            resolve();
-            return;
-          }
-          c.once('exit', () => resolve());
-          c.kill('SIGCONT');
-          c.kill('SIGKILL');
-        }),
-    ),
-  );
+  await killAll(children);
 }

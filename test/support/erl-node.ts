@@ -13,6 +13,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { decode } from '../../src/term/index.ts';
 import type { Term } from '../../src/term/types.ts';
+import { killAll } from './processes.ts';
 
 /** Options of {@link startErlNode}. */
 export interface ErlNodeOptions {
@@ -193,18 +194,5 @@ export async function startErlNode(opts: ErlNodeOptions): Promise<ErlNode> {
 
 /** Kills every node still running (SIGKILL). Call in afterEach/afterAll. */
 export async function stopAllErlNodes(): Promise<void> {
-  const all = [...running];
-  await Promise.all(
-    all.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) {
-            resolve();
-            return;
-          }
-          c.once('exit', () => resolve());
-          c.kill('SIGKILL');
-        }),
-    ),
-  );
+  await killAll(running);
 }
