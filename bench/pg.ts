@@ -31,6 +31,7 @@ import type { ProcessContext } from '../src/node/process.ts';
 import { type Atom, atom, Float, type Pid, type Term, Tuple } from '../src/term/index.ts';
 import { startEpmd } from '../test/support/epmd.ts';
 import { type ErlNode, startErlNode, stopAllErlNodes } from '../test/support/erl-node.ts';
+import { A } from './support/pg-atoms.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
 
 const SAMPLES = Number(process.env.PG_BENCH_SAMPLES ?? 1000);
@@ -54,26 +55,6 @@ interface Figures {
   /** Calibration: plain round trips to one peer's control process, in microseconds. */
   readonly rtt: number[];
 }
-
-const A = {
-  watch: atom('watch'),
-  members: atom('members'),
-  connect: atom('connect'),
-  seen: atom('seen'),
-  watching: atom('watching'),
-  ping: atom('ping'),
-  pong: atom('pong'),
-  ready: atom('ready'),
-  done: atom('done'),
-  prop: atom('prop'),
-  mark: atom('mark'),
-  jl: atom('jl'),
-  bc: atom('bc'),
-  join: atom('join'),
-  leave: atom('leave'),
-  pgBench: atom('pg_bench'),
-  kill: atom('kill'),
-};
 
 /** A number from erl (integral floats decode as {@link Float}). */
 function num(t: Term): number {

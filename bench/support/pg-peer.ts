@@ -14,6 +14,7 @@
  */
 import { Node } from '../../src/node/node.ts';
 import { atom, type Pid, type Term, Tuple } from '../../src/term/index.ts';
+import { A } from './pg-atoms.ts';
 
 const [name, cookie, epmdPort] = process.argv.slice(2);
 if (name === undefined || cookie === undefined || epmdPort === undefined) {
@@ -21,22 +22,6 @@ if (name === undefined || cookie === undefined || epmdPort === undefined) {
   process.exit(2);
 }
 const node = await Node.start({ name, cookie, epmd: 'external', epmdPort: Number(epmdPort) });
-const A = {
-  watch: atom('watch'),
-  members: atom('members'),
-  connect: atom('connect'),
-  seen: atom('seen'),
-  watching: atom('watching'),
-  ping: atom('ping'),
-  pong: atom('pong'),
-  ready: atom('ready'),
-  done: atom('done'),
-  prop: atom('prop'),
-  mark: atom('mark'),
-  bc: atom('bc'),
-  join: atom('join'),
-  leave: atom('leave'),
-};
 const groups = node.groups;
 groups.default;
 
