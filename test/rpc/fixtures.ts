@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Node } from '../../src/node/node.ts';
-import { ErlangException } from '../../src/services/errors.ts';
+import { ErlangException, RpcError } from '../../src/services/errors.ts';
 import { atom, type Term, tuple } from '../../src/term/index.ts';
 
 /** What the fixture functions report to the test. */
@@ -92,4 +92,15 @@ export function exposeFixtures(node: Node): FixtureProbe {
         check();
       }),
   };
+}
+
+/** The `RpcError` that `p` rejects with (any other outcome fails the test). */
+export async function rejection(p: Promise<unknown>): Promise<RpcError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof RpcError) return e;
+    throw e;
+  }
+  throw new Error('expected a rejection');
 }

@@ -12,19 +12,9 @@ import { until } from '../support/dist-helpers.ts';
 import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 import { describeErl } from '../support/erl.ts';
 import { type ErlNode, startErlNode, stopAllErlNodes } from '../support/erl-node.ts';
-import { exposeFixtures, type FixtureProbe } from './fixtures.ts';
+import { exposeFixtures, type FixtureProbe, rejection } from './fixtures.ts';
 
 const COOKIE = 'rpc-erl-cookie';
-
-async function rejection(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RpcError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
 
 describeErl('rpc interop with erl', () => {
   let epmd: EpmdProcess;

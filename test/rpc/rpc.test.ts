@@ -27,20 +27,10 @@ import {
 import { until } from '../support/dist-helpers.ts';
 import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 import { type RawPeer, rawConnect } from '../support/raw-peer.ts';
-import { exposeFixtures, type FixtureProbe } from './fixtures.ts';
+import { exposeFixtures, type FixtureProbe, rejection } from './fixtures.ts';
 
 const COOKIE = 'rpc-cookie';
 const F = 'fixture';
-
-async function rejection(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RpcError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('rpc between TS nodes', () => {
   let epmd: EpmdProcess;
