@@ -13,7 +13,7 @@ import type { Clock, Timers } from '../../sim/clock.ts';
 import type { Rng } from '../../sim/prng.ts';
 import { defaultLanConfig, defaultLocalConfig, defaultWanConfig, type MembershipConfig } from './config.ts';
 import type { MemberStatus } from './messages.ts';
-import { PacketSecurity, type SecurityDropReason, sealOverhead } from './security.ts';
+import { noDrops, PacketSecurity, type SecurityDropReason, sealOverhead } from './security.ts';
 import { MembershipService, type MembershipServiceStats } from './service.ts';
 import type { MemberEvent } from './swim.ts';
 
@@ -210,16 +210,7 @@ export class NodeMembership extends EventEmitter<NodeMembershipEvents> {
       sendErrors: s?.stats.sendErrors ?? 0,
       securityDrops: s?.stats.securityDrops ?? 0,
       connectFailures: this.connectFailures,
-      drops: {
-        malformed: 0,
-        unauthenticated: 0,
-        'unknown-key': 0,
-        'bad-mac': 0,
-        stale: 0,
-        replay: 0,
-        'sender-mismatch': 0,
-        ...s?.security?.drops,
-      },
+      drops: { ...noDrops(), ...s?.security?.drops },
     };
   }
 

@@ -125,15 +125,9 @@ function expandKey(secret: string | Uint8Array): Key {
   return { id, mac, enc };
 }
 
-/** The result of {@link PacketSecurity.open}. */
-export type Opened =
-  | { readonly ok: true; readonly sender: string; readonly payload: Uint8Array }
-  | { readonly ok: false; readonly reason: SecurityDropReason };
-
-/** Seals outgoing and opens incoming datagrams; counts every drop by reason. */
-export class PacketSecurity {
-  /** Drops by reason since construction. */
-  readonly drops: Record<SecurityDropReason, number> = {
+/** A drop counter per reason, all zero. */
+export function noDrops(): Record<SecurityDropReason, number> {
+  return {
     malformed: 0,
     unauthenticated: 0,
     'unknown-key': 0,
@@ -142,6 +136,17 @@ export class PacketSecurity {
     replay: 0,
     'sender-mismatch': 0,
   };
+}
+
+/** The result of {@link PacketSecurity.open}. */
+export type Opened =
+  | { readonly ok: true; readonly sender: string; readonly payload: Uint8Array }
+  | { readonly ok: false; readonly reason: SecurityDropReason };
+
+/** Seals outgoing and opens incoming datagrams; counts every drop by reason. */
+export class PacketSecurity {
+  /** Drops by reason since construction. */
+  readonly drops: Record<SecurityDropReason, number> = noDrops();
   private readonly keys: readonly Key[];
   private readonly encrypt: boolean;
   private readonly maxSkewUs: number;
