@@ -26,24 +26,12 @@ import {
   CONFIG_ENV,
   type DemoReport,
   type DemoRequest,
+  type DemoTimings,
   type Snapshot,
 } from './protocol.ts';
 
 /** Host part of every demo node name. */
 export const DEMO_HOST = '127.0.0.1';
-
-/** Timing of the demo nodes; short, so that failures are detected and repaired in seconds. */
-export interface DemoTimings {
-  readonly probeIntervalMs: number;
-  readonly electionTimeoutMinMs: number;
-  readonly electionTimeoutMaxMs: number;
-  readonly heartbeatIntervalMs: number;
-  readonly chatIntervalMs: number;
-  /** SWIM: each update is piggybacked `retransmitMult * ceil(log10(N + 1))` times per member. */
-  readonly retransmitMult: number;
-  /** SWIM: a full state exchange with one member this often. */
-  readonly pushPullIntervalMs: number;
-}
 
 /** Defaults of {@link DemoTimings}, with the reason for each. */
 export const demoTimings: DemoTimings = Object.freeze({

@@ -20,8 +20,22 @@ export const DEMO_GROUP = 'demo';
 /** The global name the worker registers. */
 export const DEMO_GLOBAL_NAME = 'demo_worker';
 
+/** Timing of the demo nodes; short, so that failures are detected and repaired in seconds. */
+export interface DemoTimings {
+  readonly probeIntervalMs: number;
+  readonly electionTimeoutMinMs: number;
+  readonly electionTimeoutMaxMs: number;
+  readonly heartbeatIntervalMs: number;
+  /** How often each node broadcasts a chat message to the pg group (the traffic of msg/s). */
+  readonly chatIntervalMs: number;
+  /** SWIM: each update is piggybacked `retransmitMult * ceil(log10(N + 1))` times per member. */
+  readonly retransmitMult: number;
+  /** SWIM: a full state exchange with one member this often. */
+  readonly pushPullIntervalMs: number;
+}
+
 /** What a child is started with (JSON in the `DISTRIBUTE_DEMO_CONFIG` environment variable). */
-export interface ChildConfig {
+export interface ChildConfig extends DemoTimings {
   readonly name: string;
   readonly cookie: string;
   readonly epmdPort: number;
@@ -29,14 +43,6 @@ export interface ChildConfig {
   readonly voters: readonly string[];
   /** File keeping this voter's term and vote across restarts. */
   readonly electionFile: string;
-  readonly probeIntervalMs: number;
-  readonly electionTimeoutMinMs: number;
-  readonly electionTimeoutMaxMs: number;
-  readonly heartbeatIntervalMs: number;
-  /** How often the node broadcasts a chat message to the pg group (the traffic of msg/s). */
-  readonly chatIntervalMs: number;
-  readonly retransmitMult: number;
-  readonly pushPullIntervalMs: number;
 }
 
 /** Name of the environment variable holding a {@link ChildConfig}. */
