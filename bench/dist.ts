@@ -15,7 +15,7 @@
  * and the kernel set for any TS pair.
  * `npx tsx bench/run.ts dist`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +24,9 @@ import type { ProcessContext } from '../src/node/process.ts';
 import { type Atom, atom, type Pid, type Term, Tuple, tuple } from '../src/term/index.ts';
 import { startEpmd } from '../test/support/epmd.ts';
 import { type ErlNode, startErlNode, stopAllErlNodes } from '../test/support/erl-node.ts';
+import { startPeerScript } from './support/peer.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
+import { median } from './support/stats.ts';
 
 const MESSAGES = Number(process.env.DIST_BENCH_MESSAGES ?? 200_000);
 /** Round trips per ping-pong figure, split over `RTT_RUNS` runs. */
@@ -48,19 +50,8 @@ async function startTsPeer(
   name: string,
   epmdPort: number,
 ): Promise<{ child: ChildProcess; rawPort: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', peerScript, name, COOKIE, String(epmdPort)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const rawPort = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      out += c;
-      const m = /ready (\d+)\n/.exec(out);
-      if (m !== null) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`TS peer exited with ${code}`)));
-  });
-  return { child, rawPort };
+  const { child, ready } = await startPeerScript(peerScript, [name, COOKIE, String(epmdPort)]);
+  return { child, rawPort: Number(ready) };
 }
 
 /** Bytes per raw round trip: about a ping frame of the distribution case. */
@@ -113,11 +104,6 @@ const A = {
   echo: atom('bench_echo'),
 };
 const PAYLOAD = Buffer.from('payload');
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** A TS sink: `{start, N, ReportTo}`, then N messages, then `done` to ReportTo. */
 function startTsSink(node: Node): void {

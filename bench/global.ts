@@ -24,6 +24,7 @@ import { inspect } from '../src/term/inspect.ts';
 import { startEpmd } from '../test/support/epmd.ts';
 import { type ErlNode, startErlNode, stopAllErlNodes } from '../test/support/erl-node.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
+import { median } from './support/stats.ts';
 
 const REGISTERS = Number(process.env.GLOBAL_BENCH_REGISTERS ?? 200);
 const WHEREIS = Number(process.env.GLOBAL_BENCH_WHEREIS ?? 1_000_000);
@@ -47,11 +48,6 @@ interface Member {
   register(name: string): Promise<boolean>;
   unregister(name: string): Promise<void>;
   owner(name: string): Promise<string>;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 async function until(pred: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {

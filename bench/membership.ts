@@ -39,6 +39,7 @@ import { Prng } from '../src/sim/prng.ts';
 import { seedFromArgs } from '../src/sim/replay.ts';
 import { type StallModel, stallDutyCycle } from '../src/sim/stall.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
+import { median } from './support/stats.ts';
 
 const P = defaultLanConfig.probeIntervalMs;
 
@@ -200,13 +201,6 @@ function runOnce(n: number, sc: Scenario, lifeguard: boolean, seed: number, pl: 
     res.spreads.push((Math.max(...(spreadTimes as number[])) - joinAt) / P);
   for (const id of steady) res.loadPerMember.push((sim.network.sentBy.get(id) ?? 0) / pl.periods);
   return res;
-}
-
-function median(xs: readonly number[]): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function mean(xs: readonly number[]): number {

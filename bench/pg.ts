@@ -23,7 +23,7 @@
  *
  * `npx tsx bench/run.ts pg`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Node } from '../src/node/node.ts';
@@ -31,8 +31,10 @@ import type { ProcessContext } from '../src/node/process.ts';
 import { type Atom, atom, Float, type Pid, type Term, Tuple } from '../src/term/index.ts';
 import { startEpmd } from '../test/support/epmd.ts';
 import { type ErlNode, startErlNode, stopAllErlNodes } from '../test/support/erl-node.ts';
+import { startPeerScript } from './support/peer.ts';
 import { A } from './support/pg-atoms.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
+import { median } from './support/stats.ts';
 
 const SAMPLES = Number(process.env.PG_BENCH_SAMPLES ?? 1000);
 const WARMUP = 200;
@@ -61,11 +63,6 @@ function num(t: Term): number {
   return t instanceof Float ? t.value : Number(t);
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))] as number;
 }
@@ -75,22 +72,7 @@ function percentile(sorted: readonly number[], p: number): number {
 async function startTsPeer(name: string, epmdPort: number): Promise<ChildProcess> {
   // PG_BENCH_PEER_ARGS: extra node flags for the peers (e.g. `--cpu-prof` when profiling).
   const extra = process.env.PG_BENCH_PEER_ARGS?.split(' ').filter((x) => x.length > 0) ?? [];
-  const child = spawn(
-    process.execPath,
-    [...extra, '--import', 'tsx', peerScript, name, COOKIE, String(epmdPort)],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      out += c;
-      if (out.includes('ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`TS pg peer exited with ${code}`)));
-  });
-  return child;
+  return (await startPeerScript(peerScript, [name, COOKIE, String(epmdPort)], extra)).child;
 }
 
 /** Waits for `n` acknowledgements `{seen, action, group}`. */

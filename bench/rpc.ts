@@ -11,14 +11,16 @@
  * warm-up run; the runs of the four pairs are interleaved (round r runs every pair once), so a
  * change in the host's load falls on all of them. `npx tsx bench/run.ts rpc`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Node } from '../src/node/node.ts';
 import { atom, type Term, tuple } from '../src/term/index.ts';
 import { startEpmd } from '../test/support/epmd.ts';
 import { type ErlNode, startErlNode, stopAllErlNodes } from '../test/support/erl-node.ts';
+import { startPeerScript } from './support/peer.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
+import { median } from './support/stats.ts';
 
 const CALLS_PER_CALLER = Number(process.env.RPC_BENCH_CALLS ?? 4_000);
 const CONCURRENCY = [1, 64] as const;
@@ -48,24 +50,8 @@ interface Figures {
   readonly calls: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 async function startTsPeer(name: string, epmdPort: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', peerScript, name, COOKIE, String(epmdPort)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      out += c;
-      if (out.includes('ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`TS peer exited with ${code}`)));
-  });
-  return child;
+  return (await startPeerScript(peerScript, [name, COOKIE, String(epmdPort)])).child;
 }
 
 /** `c` concurrent TS callers, each making `per` sequential calls. */

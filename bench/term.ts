@@ -24,6 +24,7 @@ import { BufferView } from '../src/term/buffer-view.ts';
 import { TermEncoder } from '../src/term/encode.ts';
 import { atom, decode, encode, equals, type Term, tuple } from '../src/term/index.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
+import { median } from './support/stats.ts';
 
 /** Samples per figure. */
 const ROUNDS = 7;
@@ -343,12 +344,6 @@ class JsTask {
 /** A full collection (the bench runs without --expose-gc, so the function is fetched this way). */
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** Median and range of per-round ratios `a[i] / b[i]` (rounds pair samples taken back to back). */
 function pairedRatio(
