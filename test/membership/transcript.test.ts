@@ -1,7 +1,7 @@
 /**
  * Transcript tests (etcd-raft style): each file in testdata/ is a script of commands (lines
  * starting with `> `) driving one SWIM core, each followed by the exact output expected: the
- * packets it sends and the events it reports. `UPDATE_TRANSCRIPTS=1` rewrites the expectations
+ * packets it sends and the events it reports. `UPDATE_TESTDATA=1` rewrites the expectations
  * from the actual output (then review the diff). Comments (`#`) are kept.
  *
  * Commands:
@@ -30,7 +30,7 @@ import { type MemberEvent, type Ready, Swim } from '../../src/cluster/membership
 import { Prng } from '../../src/sim/prng.ts';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'testdata');
-const update = process.env.UPDATE_TRANSCRIPTS === '1';
+const update = process.env.UPDATE_TESTDATA === '1';
 
 function parseGossip(s: string): Gossip {
   const m = /^(alive|suspect|dead):([^@]+)@(\d+)(?::(.+))?$/.exec(s);
