@@ -15,6 +15,30 @@ function forSeeds(base: number, count: number, body: (seed: number) => void): vo
   for (const seed of simSeeds(base, count)) withSeed(seed, body);
 }
 
+/**
+ * Deaths of healthy members in `members` members at 1% loss over `runMs`, the first two made slow
+ * by `slowDown`, with Lifeguard on or off.
+ */
+function healthyMembersDeclaredDead(
+  seed: number,
+  lifeguard: boolean,
+  members: number,
+  runMs: number,
+  slowDown: (sim: SwimSimulation, slow: ReadonlySet<string>) => void,
+): number {
+  const sim = new SwimSimulation({
+    seed,
+    config: lifeguard ? defaultLanConfig : withoutLifeguard(defaultLanConfig),
+    network: { loss: 0.01 },
+  });
+  const log = record(sim);
+  const ids = sim.bootstrap(members);
+  const slow = new Set(ids.slice(0, 2));
+  slowDown(sim, slow);
+  sim.runFor(runMs);
+  return log.filter((e) => e.event.type === 'dead' && !slow.has(e.event.member.id)).length;
+}
+
 function record(sim: SwimSimulation): ObservedEvent[] {
   const log: ObservedEvent[] = [];
   sim.onEvent((e) => log.push(e));
@@ -55,19 +79,10 @@ describe('SWIM simulation', () => {
     // Lifeguard their failed probes and expiring timers declare healthy members dead; with it,
     // their health score stretches their probes and lone accusations wait long enough.
     forSeeds(212, 1, (seed) => {
-      const healthyDeaths = (lifeguard: boolean): number => {
-        const sim = new SwimSimulation({
-          seed,
-          config: lifeguard ? defaultLanConfig : withoutLifeguard(defaultLanConfig),
-          network: { loss: 0.01 },
+      const healthyDeaths = (lifeguard: boolean): number =>
+        healthyMembersDeclaredDead(seed, lifeguard, 30, 100 * P, (sim, slow) => {
+          for (const id of slow) sim.network.slowInbound(id, { min: 0, max: 10 * P });
         });
-        const log = record(sim);
-        const ids = sim.bootstrap(30);
-        const starved = new Set(ids.slice(0, 2));
-        for (const id of starved) sim.network.slowInbound(id, { min: 0, max: 10 * P });
-        sim.runFor(100 * P);
-        return log.filter((e) => e.event.type === 'dead' && !starved.has(e.event.member.id)).length;
-      };
       const without = healthyDeaths(false);
       const withLifeguard = healthyDeaths(true);
       // Typically ~150 declarations of healthy members dead without Lifeguard, 0 or 1 with it.
@@ -82,26 +97,17 @@ describe('SWIM simulation', () => {
     // Lifeguard their probes fail and their suspicion timers expire before they read the
     // refutations, declaring healthy members dead.
     forSeeds(222, 1, (seed) => {
-      const healthyDeaths = (lifeguard: boolean): number => {
-        const sim = new SwimSimulation({
-          seed,
-          config: lifeguard ? defaultLanConfig : withoutLifeguard(defaultLanConfig),
-          network: { loss: 0.01 },
+      const healthyDeaths = (lifeguard: boolean): number =>
+        healthyMembersDeclaredDead(seed, lifeguard, 12, 150 * P, (sim, slow) => {
+          for (const id of slow) {
+            sim.network.slowInbound(id, { min: 0, max: 1.5 * P });
+            sim.stall(
+              id,
+              { stallMs: { min: 0.5 * P, max: 1.5 * P }, runMs: { min: 0.25 * P, max: 2 * P } },
+              150 * P,
+            );
+          }
         });
-        const log = record(sim);
-        const ids = sim.bootstrap(12);
-        const slow = new Set(ids.slice(0, 2));
-        for (const id of slow) {
-          sim.network.slowInbound(id, { min: 0, max: 1.5 * P });
-          sim.stall(
-            id,
-            { stallMs: { min: 0.5 * P, max: 1.5 * P }, runMs: { min: 0.25 * P, max: 2 * P } },
-            150 * P,
-          );
-        }
-        sim.runFor(150 * P);
-        return log.filter((e) => e.event.type === 'dead' && !slow.has(e.event.member.id)).length;
-      };
       const without = healthyDeaths(false);
       const withLifeguard = healthyDeaths(true);
       expect(without, 'the scenario should hurt plain SWIM').toBeGreaterThan(20);
