@@ -20,8 +20,8 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Node } from '../src/node/node.ts';
-import type { ProcessContext } from '../src/node/process.ts';
 import { type Atom, atom, type Pid, type Term, Tuple, tuple } from '../src/term/index.ts';
+import { inProcess } from '../test/support/dist-helpers.ts';
 import { startEpmd } from '../test/support/epmd.ts';
 import { type ErlNode, startErlNode, stopAllErlNodes } from '../test/support/erl-node.ts';
 import { startPeerScript } from './support/peer.ts';
@@ -145,19 +145,6 @@ async function writable(node: Node, peer: string): Promise<void> {
     return;
   }
   await new Promise<void>((r) => conn.once('drain', () => r()));
-}
-
-/** Runs `fn` in a fresh process of `node` and resolves with its result. */
-function inProcess<T>(node: Node, fn: (self: ProcessContext) => Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    node.spawn(async (self) => {
-      try {
-        resolve(await fn(self));
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
 }
 
 /** TS sender: microseconds for MESSAGES messages to `[sink, peer]`, until its `done`. */

@@ -20,7 +20,7 @@ import type { NodeOptions } from '../../src/node/options.ts';
 import type { ProcessContext } from '../../src/node/process.ts';
 import { atom, encode, equals, type Pid, type Term, Tuple, tuple } from '../../src/term/index.ts';
 import { inspect } from '../../src/term/inspect.ts';
-import { until } from '../support/dist-helpers.ts';
+import { inProcess, until } from '../support/dist-helpers.ts';
 import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 import { describeErl } from '../support/erl.ts';
 import { type ErlNode, startErlNode, stopAllErlNodes } from '../support/erl-node.ts';
@@ -48,19 +48,6 @@ terminate(_Reason, _S) -> ok.
 /** Erlang source for a term made here (pids, references...). */
 function lit(term: Term): string {
   return `binary_to_term(base64:decode("${encode(term).toString('base64')}"))`;
-}
-
-/** Runs `body` in a process and resolves with what it returns. */
-function inProcess<T>(node: Node, body: (self: ProcessContext) => Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    node.spawn(async (self) => {
-      try {
-        resolve(await body(self));
-      } catch (error) {
-        reject(error);
-      }
-    });
-  });
 }
 
 /** Resolves with the exit reason of `pid` (monitored from a fresh process). */

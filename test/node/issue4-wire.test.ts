@@ -31,7 +31,7 @@ import { DEFAULT_DFLAGS, DFLAG_ALIAS, DFLAG_EXIT_PAYLOAD, DFLAG_UNLINK_ID } from
 import { Node } from '../../src/node/node.ts';
 import type { ProcessContext } from '../../src/node/process.ts';
 import { atom, ImproperList, Pid, Reference, type Term, Tuple, tuple } from '../../src/term/index.ts';
-import { until } from '../support/dist-helpers.ts';
+import { inProcess, until } from '../support/dist-helpers.ts';
 import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 import { type RawMessage, type RawPeer, rawConnect } from '../support/raw-peer.ts';
 
@@ -110,19 +110,6 @@ describe('process signals on the wire', () => {
       },
       name === undefined ? undefined : { name: a(name) },
     );
-  }
-
-  /** Runs `body` in a process; resolves with its result. */
-  function inProcess<T>(node: Node, body: (self: ProcessContext) => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      node.spawn(async (self) => {
-        try {
-          resolve(await body(self));
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
   }
 
   describe.each([

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../src/dist/logger.ts';
 import type { Node } from '../../src/node/node.ts';
+import type { ProcessContext } from '../../src/node/process.ts';
 import {
   type Atom,
   atom,
@@ -267,4 +268,17 @@ export async function startTsNodeProcess(opts: {
 /** Kills every TS child node still running (SIGKILL, after SIGCONT for frozen ones). */
 export async function stopAllTsNodeProcesses(): Promise<void> {
   await killAll(children);
+}
+
+/** Runs `body` in a fresh process of `node` and resolves with what it returns (or rejects with its error). */
+export function inProcess<T>(node: Node, body: (self: ProcessContext) => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    node.spawn(async (self) => {
+      try {
+        resolve(await body(self));
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
 }
