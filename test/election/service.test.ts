@@ -17,6 +17,7 @@ import {
 import { decodeElectionMessage, encodeElectionMessage } from '../../src/cluster/election/wire.ts';
 import { Node } from '../../src/node/node.ts';
 import { atom, Tuple } from '../../src/term/types.ts';
+import { until } from '../support/dist-helpers.ts';
 import { type EpmdProcess, startEpmd } from '../support/epmd.ts';
 
 let epmd: EpmdProcess;
@@ -52,15 +53,6 @@ async function startVoter(node: Node, voters: string[]): Promise<ElectionService
   });
   services.push(s);
   return s;
-}
-
-/** Polls `pred` until it holds, or fails after `timeoutMs`. */
-async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!pred()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 function agreed(group: readonly ElectionService[]): ElectionService | undefined {
