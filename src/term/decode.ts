@@ -916,6 +916,19 @@ function asDecodeError(e: unknown, offset: number): TermDecodeError {
  * Bytes after the term are an error (`trailing_bytes`).
  */
 export function decode(bytes: Uint8Array, options?: DecodeOptions): Term {
+  // A lone binary (`term_to_binary(<<...>>)`, the usual shape of a large payload) with the
+  // default options is one view of the input: no reader to build, nothing else to check.
+  const n = bytes.length;
+  if (
+    options === undefined &&
+    n >= 6 &&
+    bytes[1] === BINARY_EXT &&
+    bytes[0] === VERSION &&
+    u32(bytes, 2) === n - 6 &&
+    n <= DECODE_DEFAULTS.maxBytes
+  ) {
+    return new BufferView(bytes.buffer as ArrayBuffer, bytes.byteOffset + 6, n - 6) as unknown as Buffer;
+  }
   const r = new TermReader(options);
   r.reset(bytes, 0);
   const value = r.readVersioned();
