@@ -46,8 +46,9 @@
  * - a `register` call whose registrar and owner are both on nodes outside our partition is
  *   answered but not applied (`#mayInsert`);
  * - with `batchRegistrations` (off by default: experimental), the registrar reports a job's
- *   result before it releases its lock and runs the jobs that come meanwhile (or within a
- *   zero-delay grace timer) under the same lock (`#runRegistrar`);
+ *   result before it releases its lock, runs the jobs that come meanwhile (or within a zero-delay
+ *   grace timer) under the same lock, and releases it only on the nodes still in the partition
+ *   (`#runRegistrar`);
  * - a registration also goes to the nodes that cast us `in_sync` and are not known yet
  *   (`#registrarPeers`);
  * - a registrar that took its lock on a node that has left our partition meanwhile releases it
@@ -243,10 +244,14 @@ export interface GlobalCoreOptions {
    */
   readonly unconfirmedSyncMs?: number;
   /**
-   * Let the registrar report a job's result before it releases its lock and run the jobs that
-   * come meanwhile under the same lock (see `#runRegistrar`). Default false: OTP's sequence,
-   * each job in its own lock, result after the release. Experimental: a lock held between jobs
-   * is released to nodes that may have disconnected meanwhile, which dials them again.
+   * Let the registrar report a job's result once its op is applied on every node, before it
+   * releases its lock, and run the jobs that come meanwhile under the same lock (see
+   * `#runRegistrar`): a registration then answers after three round trips instead of five, and
+   * back-to-back ones after one each. Default false: OTP's sequence, each job in its own lock,
+   * result after the release. Experimental: randomized sweeps with partitions found two
+   * diverged tables in 17,300 runs with it on (none in 17,000 with it off); the one traced: a
+   * node that ignores a registration from outside its partition (`#mayInsert`) still answers
+   * `yes`, and the registrar's partition then takes the name for applied there.
    */
   readonly batchRegistrations?: boolean;
 }
@@ -1283,11 +1288,14 @@ export class GlobalCore implements CallHost, LockerHost {
   /**
    * The registrar: OTP's `trans_all_known/1` around each job (`{global, Registrar}` on every
    * known node, the op on each, then the lock released; the result once released). With
-   * `batchRegistrations`, for latency and invisible in the tables: a job's result is reported as
-   * soon as its op is applied everywhere (the release follows), and jobs queued meanwhile, or
-   * arriving within a zero-delay grace timer, run under the same lock while the known nodes stay
-   * the same, up to {@link REGISTRAR_BATCH} jobs. Back-to-back registrations then take one round
-   * trip each instead of five, and other nodes' registrars and lockers wait at most one batch.
+   * `batchRegistrations` (experimental), for latency and invisible in the tables: a job's result
+   * is reported as soon as its op is applied everywhere (the release follows), and jobs queued
+   * meanwhile, or arriving within a zero-delay grace timer, run under the same lock while the
+   * known nodes stay the same, up to {@link REGISTRAR_BATCH} jobs. A registration then answers
+   * after three round trips instead of five, back-to-back ones after one each, and other nodes'
+   * registrars and lockers wait at most one batch. The release skips nodes that left the
+   * partition while the lock was held: each dropped our lock when it lost us (the lock's holder
+   * is monitored), and a `del_lock` call would only dial it again.
    */
   #runRegistrar(): void {
     const hold = this.#registrarHold;
@@ -1347,7 +1355,12 @@ export class GlobalCore implements CallHost, LockerHost {
 
   /** `delete_global_lock/2` of the registrar's lock, then the next job, if any. */
   #registrarRelease(nodes: readonly Atom[], released?: () => void): void {
-    deleteGlobalLock(this, 'registrar', this.#registrarLock, nodes, () => {
+    let on = nodes;
+    if (this.#batch) {
+      const peers = this.#registrarPeers();
+      on = nodes.filter((n) => n === this.me || peers.includes(n));
+    }
+    deleteGlobalLock(this, 'registrar', this.#registrarLock, on, () => {
       released?.();
       this.#registrarBusy = false;
       this.#runRegistrar();

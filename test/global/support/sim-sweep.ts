@@ -1,6 +1,7 @@
 /**
  * A bounded seed sweep of the randomized run (sim-run.ts), for hunting rare divergences outside
- * vitest: `npx tsx test/global/support/sim-sweep.ts <firstSeed> <count> [race|nopop]`.
+ * vitest (`batch`, `batch-race`, `bursts`: the experimental batchRegistrations):
+ * `npx tsx test/global/support/sim-sweep.ts <firstSeed> <count> [race|nopop|bursts|batch|batch-race]`.
  * Prints each failing seed with the first line of its error, then a summary.
  */
 import { randomRun } from './sim-run.ts';
@@ -13,9 +14,9 @@ const started = Date.now();
 for (let seed = first; seed < first + count; seed++) {
   try {
     randomRun(seed, {
-      raceNodeup: mode === 'race',
+      raceNodeup: mode === 'race' || mode === 'batch-race',
       pop: mode !== 'nopop',
-      batch: mode === 'bursts',
+      batch: mode === 'bursts' || mode === 'batch' || mode === 'batch-race',
       bursts: mode === 'bursts',
     });
   } catch (e) {

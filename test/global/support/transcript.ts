@@ -4,7 +4,7 @@
  *
  * ```
  * # comment
- * node ts@127.0.0.1 tag=-576460752303423000
+ * node ts@127.0.0.1 tag=-576460752303423000 [seed=N] [pop=false] [batch=true]
  * > nodeup a@127.0.0.1
  * SEND cast -> a@127.0.0.1 {init_connect,...}
  * ```
@@ -85,6 +85,8 @@ export function runTranscript(text: string): string {
         newTag: () => tag++,
         creationExtension: 0n,
         ...(o.pop === 'false' ? { preventOverlappingPartitions: false } : {}),
+        // The wire logs are OTP's: its registrar sequence unless a transcript asks for batching.
+        batchRegistrations: o.batch === 'true',
       });
       continue;
     }
