@@ -29,12 +29,15 @@
  * Scenarios: packet loss 0/1/5%; 1% loss with 10% slow members (see SLOW_MODEL below). Slow
  * members are never the crashed ones.
  *
+ * MEMBERSHIP_TRACE=1 prints, for every false death with Lifeguard on, how it came about (see
+ * traceFalseDeaths); the metrics are unchanged.
+ *
  * N = 5,000 is not run: every member holds a full member table, so the simulated cluster's
  * memory grows with N^2: about 200 MB of heap at N = 1,000 measured, so about 5 GB at 5,000,
  * beyond Node's default heap limit (4.3 GB here).
  */
 import { defaultLanConfig, withoutLifeguard } from '../src/cluster/membership/config.ts';
-import { SwimSimulation } from '../src/cluster/membership/simulation.ts';
+import { SwimSimulation, type TracedPacket } from '../src/cluster/membership/simulation.ts';
 import { Prng } from '../src/sim/prng.ts';
 import { seedFromArgs } from '../src/sim/replay.ts';
 import { type StallModel, stallDutyCycle } from '../src/sim/stall.ts';
@@ -127,6 +130,10 @@ function runOnce(n: number, sc: Scenario, lifeguard: boolean, seed: number, pl: 
   const joinedAt = new Map<string, number>();
   const falsePositives = new Set<string>();
   const falseSuspicions = new Set<string>();
+  const trace =
+    lifeguard && process.env.MEMBERSHIP_TRACE === '1'
+      ? traceFalseDeaths(sim, (id) => crashedAt.has(id), `n=${n} ${scenarioName(sc)} seed ${seed}`)
+      : undefined;
   sim.onEvent(({ observer, event }) => {
     const id = event.member.id;
     const crashed = crashedAt.has(id);
@@ -170,6 +177,7 @@ function runOnce(n: number, sc: Scenario, lifeguard: boolean, seed: number, pl: 
   });
 
   sim.runFor(end - start);
+  trace?.();
 
   const steady = ids.filter((id) => !crashedAt.has(id) && !victims.includes(id));
   const res: RunResult = {
@@ -201,6 +209,74 @@ function runOnce(n: number, sc: Scenario, lifeguard: boolean, seed: number, pl: 
     res.spreads.push((Math.max(...(spreadTimes as number[])) - joinAt) / P);
   for (const id of steady) res.loadPerMember.push((sim.network.sentBy.get(id) ?? 0) / pl.periods);
   return res;
+}
+
+/**
+ * Records one run for MEMBERSHIP_TRACE and returns the function that prints, for each live
+ * member declared dead (once per member and incarnation), the story of that death, times in
+ * seconds relative to it: the first suspicion of that incarnation and the members whose own
+ * probe raised one, the first packet carrying a suspicion (or death) of it sent to the member
+ * and the first one it read, its refutation, and the first packet carrying the refutation sent
+ * to and read by the member that declared it dead.
+ */
+function traceFalseDeaths(sim: SwimSimulation, crashed: (id: string) => boolean, label: string): () => void {
+  interface Noted {
+    readonly atMs: number;
+    readonly observer: string;
+    readonly type: string;
+    readonly id: string;
+    readonly incarnation: number;
+    readonly by: string | undefined;
+    readonly accused: number | undefined;
+  }
+  const events: Noted[] = [];
+  const sent: TracedPacket[] = [];
+  const read: TracedPacket[] = [];
+  sim.onSend((p) => {
+    if (p.packet.gossip.length > 0) sent.push(p);
+  });
+  sim.onRead((p) => {
+    if (p.packet.gossip.length > 0) read.push(p);
+  });
+  sim.onEvent(({ observer, event }) => {
+    if (event.type !== 'suspect' && event.type !== 'dead' && event.type !== 'refuted') return;
+    events.push({
+      atMs: event.atMs,
+      observer,
+      type: event.type,
+      id: event.member.id,
+      incarnation: event.member.incarnation,
+      by: event.type === 'suspect' ? event.by : undefined,
+      accused: event.type === 'refuted' ? event.accused : undefined,
+    });
+  });
+  return () => {
+    const seen = new Set<string>();
+    for (const d of events) {
+      if (d.type !== 'dead' || crashed(d.id) || seen.has(`${d.id}@${d.incarnation}`)) continue;
+      seen.add(`${d.id}@${d.incarnation}`);
+      const { id, incarnation: inc } = d;
+      const rel = (t: number | undefined): string =>
+        t === undefined ? '-' : ((t - d.atMs) / 1000).toFixed(2);
+      const accuses = (p: TracedPacket): boolean =>
+        p.to === id && p.packet.gossip.some((g) => g.id === id && g.kind !== 'alive' && g.incarnation >= inc);
+      const refutes = (p: TracedPacket): boolean =>
+        p.to === d.observer &&
+        p.packet.gossip.some((g) => g.id === id && g.kind === 'alive' && g.incarnation > inc);
+      const suspicions = events.filter((e) => e.type === 'suspect' && e.id === id && e.incarnation === inc);
+      const own = suspicions.filter((e) => e.by === e.observer).map((e) => `${e.observer}@${rel(e.atMs)}`);
+      const told = sent.find(accuses);
+      const refuted = events.find(
+        (e) => e.type === 'refuted' && e.observer === id && (e.accused ?? -1) >= inc,
+      );
+      console.error(
+        `trace ${label}: ${id}@${inc} declared dead by ${d.observer}; first suspected ${rel(suspicions[0]?.atMs)} ` +
+          `(own probes: ${own.join(' ') || '-'}); told ${rel(told?.atMs)} by ${told?.from ?? '-'} (${told?.packet.body.type ?? '-'}), ` +
+          `read ${rel(read.find(accuses)?.atMs)}; refuted ${rel(refuted?.atMs)}; refutation sent to ${d.observer} ` +
+          `${rel(sent.find(refutes)?.atMs)}, read ${rel(read.find(refutes)?.atMs)}`,
+      );
+    }
+  };
 }
 
 function mean(xs: readonly number[]): number {

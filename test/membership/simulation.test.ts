@@ -4,7 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { defaultLanConfig, withoutLifeguard } from '../../src/cluster/membership/config.ts';
-import { type ObservedEvent, SwimSimulation } from '../../src/cluster/membership/simulation.ts';
+import {
+  type ObservedEvent,
+  SwimSimulation,
+  type TracedPacket,
+} from '../../src/cluster/membership/simulation.ts';
 import { suspicionTimeout } from '../../src/cluster/membership/suspicion.ts';
 import { simSeeds, withSeed } from '../../src/sim/replay.ts';
 
@@ -134,6 +138,97 @@ describe('SWIM simulation', () => {
       expect(refuted.length).toBeGreaterThan(0);
       expect(dead).toEqual([]);
       expect(sim.allSee(slow, ['alive'])).toBe(true);
+    });
+  });
+
+  it('a member whose probe fails tells the suspect at once, and the suspect refutes in the ack (buddy system)', () => {
+    // Without this ping the suspect hears of its suspicion only from whoever next sends it a
+    // packet (its next prober, often a period or more later), and a member that was slow for a
+    // moment refutes after the accuser's timer (the bench's slow members, before the fix).
+    forSeeds(232, 2, (seed) => {
+      const sim = new SwimSimulation({ seed });
+      const log = record(sim);
+      const sent: TracedPacket[] = [];
+      sim.onSend((p) => sent.push(p));
+      const ids = sim.bootstrap(10);
+      sim.runFor(3 * P);
+      const slow = ids[3]!;
+      for (let i = 0; i < 4; i++) {
+        sim.pause(slow, 3 * P);
+        sim.runFor(10 * P);
+      }
+      // Suspicions raised by the accuser's own failed probe, and the pings telling the suspect.
+      const accusations = log.filter(
+        (e) => e.event.type === 'suspect' && e.event.member.id === slow && e.observer === e.event.by,
+      );
+      expect(accusations.length, 'the pauses should have failed probes').toBeGreaterThan(0);
+      for (const a of accusations) {
+        const notice = sent.find(
+          (p) =>
+            p.atMs === a.event.atMs &&
+            p.from === a.observer &&
+            p.to === slow &&
+            p.packet.body.type === 'ping' &&
+            p.packet.gossip.some((g) => g.kind === 'suspect' && g.id === slow),
+        );
+        expect(notice, `${a.observer} tells ${slow} at ${a.event.atMs}`).toBeDefined();
+        const body = notice!.packet.body as { readonly seq: number };
+        // The suspect's ack to it carries a refutation (a higher incarnation) straight to the accuser.
+        const ack = sent.find(
+          (p) =>
+            p.from === slow &&
+            p.to === a.observer &&
+            p.packet.body.type === 'ack' &&
+            p.packet.body.seq === body.seq &&
+            p.packet.gossip.some((g) => g.kind === 'alive' && g.id === slow && g.incarnation > 0),
+        );
+        expect(ack, `${slow} answers ${a.observer}'s notice with its refutation`).toBeDefined();
+      }
+      expect(log.filter((e) => e.event.type === 'dead')).toEqual([]);
+    });
+  });
+
+  it('a member whose health score is raised probes every period while its probes are answered (Lifeguard, as memberlist)', () => {
+    // Lifeguard stretches the period of a failing probe; memberlist's probe ticker starts the
+    // next probe on time after an answered one. Stretching every period made a slow member talk
+    // least exactly while it had to hear of its suspicions and spread its refutations.
+    forSeeds(242, 2, (seed) => {
+      const sim = new SwimSimulation({ seed });
+      const ids = sim.bootstrap(6);
+      sim.runFor(3 * P);
+      const m = ids[0]!;
+      // Paused, its probes time out before it reads their acks and nacks: its score rises.
+      for (let i = 0; i < 3 && sim.node(m).swim.healthScore < 2; i++) {
+        sim.pause(m, 2 * P);
+        sim.runFor(2 * P + 1);
+      }
+      const score = sim.node(m).swim.healthScore;
+      expect(score, 'the pauses should have raised the health score').toBeGreaterThanOrEqual(2);
+      // Each answered probe lowers it by one: back to 0 within about `score` periods when answered
+      // probes keep the base period (2 + 3 + ... periods if every period were stretched).
+      const ok = sim.runUntil(() => sim.node(m).swim.healthScore === 0, (score + 1.5) * P);
+      expect(ok, `score ${score} back to 0 within ${score + 1.5} periods`).toBe(true);
+    });
+  });
+
+  it('slow members (backlog and stalls shorter than the minimum suspicion timeout) are never declared dead with Lifeguard', () => {
+    // The bench's slow model: every packet waits 0-1.5 s behind a backlog and the loop stalls for
+    // 0.5-1.5 s at a time, so a slow member is unresponsive for at most ~3 s, below the 4 s
+    // minimum suspicion timeout: any death declared is false.
+    forSeeds(252, 2, (seed) => {
+      const sim = new SwimSimulation({ seed, network: { loss: 0.01 } });
+      const log = record(sim);
+      const ids = sim.bootstrap(10);
+      sim.runFor(3 * P);
+      const end = sim.nowMs + 150 * P;
+      for (const id of ids.slice(0, 2)) {
+        sim.network.slowInbound(id, { min: 0, max: 1.5 * P });
+        sim.stall(id, { stallMs: { min: 0.5 * P, max: 1.5 * P }, runMs: { min: 0.25 * P, max: 2 * P } }, end);
+      }
+      sim.runFor(end - sim.nowMs);
+      const suspected = log.filter((e) => e.event.type === 'suspect');
+      expect(suspected.length, 'the slow members should be suspected often').toBeGreaterThan(20);
+      expect(log.filter((e) => e.event.type === 'dead')).toEqual([]);
     });
   });
 

@@ -19,9 +19,16 @@ export interface MembershipConfig {
   readonly suspicionMult: number;
   /** Lifeguard: a fresh suspicion lasts this multiple of the minimum, shrinking as confirmations arrive (1 = off). */
   readonly suspicionMaxTimeoutMult: number;
-  /** Lifeguard: the local health score scales probe timeouts up to this multiple (1 = off). */
+  /**
+   * Lifeguard: the local health score scales probe timeouts, and the period of a probe that goes
+   * unanswered, up to this multiple (1 = off). An answered probe keeps the base period.
+   */
   readonly awarenessMaxMultiplier: number;
-  /** Lifeguard: a probe of a suspect carries the suspicion, so the target refutes at once. */
+  /**
+   * Lifeguard: the suspect is told of its suspicion so that it refutes at once: a member whose
+   * own probe fails pings the suspect with the suspicion attached (its ack brings the refutation
+   * back), and every probe of a suspect carries the suspicion.
+   */
   readonly buddySystem: boolean;
   /** Lifeguard: ping-req helpers answer "nack" when the target is silent, so a prober can tell its own slowness. */
   readonly nacks: boolean;
@@ -76,7 +83,7 @@ export const defaultLanConfig: MembershipConfig = Object.freeze({
   suspicionMult: 4, // suspect a member for 4 * log10(N) periods: time for the suspicion to reach it and its refutation to spread
   suspicionMaxTimeoutMult: 6, // a lone accuser (maybe itself slow) waits 6x longer; independent confirmations shrink it
   awarenessMaxMultiplier: 8, // a struggling member stretches its probe timeouts up to 8x before it accuses others
-  buddySystem: true, // the suspect hears of its suspicion in the very probe, not by chance gossip
+  buddySystem: true, // the suspect hears of its suspicion from its accuser at once, not by chance gossip
   nacks: true, // missing nacks reveal that the prober, not the target, is slow
   gossipIntervalMs: 0, // piggyback only, as SWIM: constant messages per member whatever the churn (memberlist uses 200)
   gossipNodes: 3, // peers told at once of our leave, and per gossip round when gossip rounds are on

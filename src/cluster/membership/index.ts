@@ -36,7 +36,7 @@ export type { Opened, PacketSecurityOptions, SecurityDropReason } from './securi
 export { deriveKey, PacketSecurity, SecurityError, sealOverhead, securityDefaults } from './security.ts';
 export type { MembershipServiceOptions, MembershipServiceStats } from './service.ts';
 export { MembershipService, MembershipServiceError, parseAddress } from './service.ts';
-export type { ObservedEvent, SimMember, SwimSimulationOptions } from './simulation.ts';
+export type { ObservedEvent, SimMember, SwimSimulationOptions, TracedPacket } from './simulation.ts';
 export { SwimSimulation } from './simulation.ts';
 export type { Member } from './state.ts';
 export {

@@ -44,6 +44,14 @@ export interface ObservedEvent {
   readonly event: MemberEvent;
 }
 
+/** A packet as sent or as read by its recipient, with the virtual time of that (tests, traces). */
+export interface TracedPacket {
+  readonly atMs: number;
+  readonly from: string;
+  readonly to: string;
+  readonly packet: Packet;
+}
+
 type Wire = Packet | Uint8Array;
 
 /** A whole cluster of SWIM members on a simulated network. */
@@ -55,6 +63,8 @@ export class SwimSimulation {
   readonly seed: number;
   private readonly nodes = new Map<string, SimMember>();
   private readonly listeners: Array<(e: ObservedEvent) => void> = [];
+  private readonly sendListeners: Array<(p: TracedPacket) => void> = [];
+  private readonly readListeners: Array<(p: TracedPacket) => void> = [];
   private readonly codec: boolean;
 
   constructor(options: SwimSimulationOptions) {
@@ -80,6 +90,16 @@ export class SwimSimulation {
   /** Calls `fn` for every member event anywhere in the cluster. */
   onEvent(fn: (e: ObservedEvent) => void): void {
     this.listeners.push(fn);
+  }
+
+  /** Calls `fn` for every packet any member sends, before the network delivers or loses it. */
+  onSend(fn: (p: TracedPacket) => void): void {
+    this.sendListeners.push(fn);
+  }
+
+  /** Calls `fn` for every packet a running member reads, just before it handles it. */
+  onRead(fn: (p: TracedPacket) => void): void {
+    this.readListeners.push(fn);
   }
 
   /** Ids of every member ever started. */
@@ -231,6 +251,7 @@ export class SwimSimulation {
   private deliver(m: SimMember, from: string, wire: Wire): void {
     if (!m.up || m.stopped) return;
     const packet = wire instanceof Uint8Array ? decodePacket(wire) : wire;
+    for (const fn of this.readListeners) fn({ atMs: this.nowMs, from, to: m.id, packet });
     m.swim.handle(from, packet, this.nowMs);
     this.flush(m);
   }
@@ -245,7 +266,10 @@ export class SwimSimulation {
 
   private flush(m: SimMember): void {
     const r = m.swim.ready();
-    for (const o of r.packets) this.network.send(m.id, o.to, this.codec ? encodePacket(o.packet) : o.packet);
+    for (const o of r.packets) {
+      for (const fn of this.sendListeners) fn({ atMs: this.nowMs, from: m.id, to: o.to, packet: o.packet });
+      this.network.send(m.id, o.to, this.codec ? encodePacket(o.packet) : o.packet);
+    }
     for (const event of r.events) for (const fn of this.listeners) fn({ observer: m.id, event });
     if (!m.up || m.stopped) return;
     // Keep only the earliest wanted tick; an early tick is harmless and reschedules itself.

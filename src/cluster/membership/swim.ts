@@ -15,8 +15,11 @@
  *   retransmitMult * ceil(log10(N + 1)) times by each member; a periodic push-pull of full state
  *   with one random member repairs whatever gossip missed (e.g. across a healed partition).
  * Lifeguard: the local health score stretches this member's own probe timeouts when it misses
- * acks or nacks; a suspicion starts long and shrinks as independent members confirm it; and a
- * probe of a suspect carries the suspicion, so the suspect refutes at once (buddy system).
+ * acks or nacks (a failing probe lasts the stretched period; an answered one ends it, and the
+ * next probe starts one base period after the last, as memberlist's probe ticker does); a
+ * suspicion starts long and shrinks as independent members confirm it; and the suspect is told
+ * of its suspicion so that it refutes at once (buddy system): every probe of a suspect carries
+ * the suspicion, and so does a ping that a member sends the moment its own probe fails.
  * Ours, beyond the papers (each measured in bench/membership.ts):
  * - stale-news correction: a member that receives news older than the refutation it holds
  *   sends the refutation straight back to the sender (`correct`; in the ack to a ping, or in
@@ -126,6 +129,7 @@ interface Probe {
   readonly target: string;
   readonly address: string;
   readonly seq: number;
+  readonly startMs: number;
   readonly directDeadlineMs: number;
   readonly endDeadlineMs: number;
   indirectSent: boolean;
@@ -400,7 +404,8 @@ export class Swim {
   // ---------------------------------------------------------------- probing
 
   private startProbe(): void {
-    // Lifeguard: an unhealthy member also probes less often, so it accuses fewer members.
+    // Lifeguard: an unhealthy member gives a failing probe a stretched period, so it waits longer
+    // for indirect acks and accuses fewer members; an answered probe shortens it (handleAck).
     this.nextProbeAtMs = this.nowMs + this.awareness.scaleTimeout(this.config.probeIntervalMs);
     // The previous probe ended with its period (tick fails it first), so none is running here.
     this.probe = undefined;
@@ -411,6 +416,7 @@ export class Swim {
       target: target.id,
       address: target.address,
       seq,
+      startMs: this.nowMs,
       directDeadlineMs: this.nowMs + this.awareness.scaleTimeout(this.config.probeTimeoutMs),
       endDeadlineMs: this.nextProbeAtMs,
       indirectSent: false,
@@ -451,7 +457,22 @@ export class Swim {
     const target = this.table.get(p.target);
     // The target died, left or was reaped meanwhile: nothing to suspect.
     if (target === undefined || !isLive(target.status)) return;
-    this.onSuspect({ kind: 'suspect', id: target.id, incarnation: target.incarnation, from: this.id });
+    const suspicion: Gossip = {
+      kind: 'suspect',
+      id: target.id,
+      incarnation: target.incarnation,
+      from: this.id,
+    };
+    this.onSuspect(suspicion);
+    // Buddy system: tell the suspect now, in a ping carrying the suspicion, so that its refutation
+    // comes back in the ack. Otherwise it hears of it only from whoever next sends it a packet
+    // (its next prober, up to a period or more away), while our timer already runs: a member
+    // that was slow for a moment reads it late and refutes too late (bench/membership.ts traces).
+    // memberlist reaches it within 200 ms by gossip rounds, which include suspects; piggyback-only
+    // dissemination has no such round, and this one ping per failed probe replaces it.
+    if (this.config.buddySystem && target.status === 'suspect') {
+      this.send(target.address, { type: 'ping', seq: this.nextSeq(), target: target.id }, [suspicion]);
+    }
   }
 
   private handlePing(from: string, seq: number, target: string, corrections: readonly Gossip[]): void {
@@ -465,6 +486,14 @@ export class Swim {
     if (p !== undefined && p.seq === seq) {
       this.probe = undefined;
       this.awareness.applyDelta(-1);
+      // Lifeguard stretches the period of a failing probe, not of one answered: the next probe
+      // starts one base period after this one began (or at the next period boundary if the ack
+      // came later), as memberlist's ticker, which skips only the ticks a long probe overran.
+      // A slow member that stretched every period would probe, and so talk, least exactly
+      // while it must hear of suspicions of itself and spread its refutations.
+      const interval = this.config.probeIntervalMs;
+      const periods = Math.max(1, Math.ceil((this.nowMs - p.startMs) / interval));
+      this.nextProbeAtMs = Math.min(this.nextProbeAtMs, p.startMs + periods * interval);
       return;
     }
     const f = this.forwards.get(seq);
