@@ -40,6 +40,7 @@
 
 import { type Atom, atom, atoms, Pid, Reference, type Term, Tuple } from '../term/types.ts';
 import { type CallDestination, type CallOptions, callOutside } from './call.ts';
+import { ChurnMap } from './churn-map.ts';
 import {
   bindCorrelation,
   type CorrelatedMessage,
@@ -185,11 +186,13 @@ export class ProcessTable {
   readonly #mailboxLimit: number;
   readonly #host: ProcessHost;
 
-  readonly #procs = new Map<number, ProcessState>();
+  /** By pid number; a ChurnMap, as processes come and go at message rate (churn-map.ts). */
+  readonly #procs = new ChurnMap<ProcessState>();
   readonly #names = new Map<Atom, ProcessState>();
   readonly #aliases = new Map<string, AliasState>();
   /** Processes with links or monitors involving each remote node. */
-  readonly #byNode = new Map<Atom, Set<ProcessState>>();
+  /** Processes with links or monitors to each remote node, by pid number (ChurnMap: see churn-map.ts). */
+  readonly #byNode = new Map<Atom, ChurnMap<ProcessState>>();
   #nextNumber = 1;
   #refCounter = 0;
   #unlinkId = 0n;
@@ -410,7 +413,7 @@ export class ProcessTable {
     if (states === undefined) return;
     this.#byNode.delete(node);
     this.#batch(() => {
-      for (const state of states) {
+      for (const state of states.values()) {
         if (!state.alive) continue;
         state.nodes?.delete(node);
         if (state.links !== undefined) {
@@ -481,7 +484,7 @@ export class ProcessTable {
   stopAll(reason: Term): void {
     this.#stopped = true;
     this.#batch(() => {
-      for (const state of [...this.#procs.values()]) this.#terminate(state, reason);
+      for (const state of this.#procs.values()) this.#terminate(state, reason);
     });
   }
 
@@ -822,7 +825,7 @@ export class ProcessTable {
     if (state.nodes !== undefined) {
       for (const node of state.nodes) {
         const set = this.#byNode.get(node);
-        set?.delete(state);
+        set?.delete(state.number);
         if (set?.size === 0) this.#byNode.delete(node);
       }
     }
@@ -897,10 +900,10 @@ export class ProcessTable {
     nodes.add(node);
     let set = this.#byNode.get(node);
     if (set === undefined) {
-      set = new Set();
+      set = new ChurnMap();
       this.#byNode.set(node, set);
     }
-    set.add(state);
+    set.set(state.number, state);
   }
 
   #addAlias(state: ProcessState, ref: Reference, mode: AliasMode): void {

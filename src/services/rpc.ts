@@ -38,6 +38,7 @@
 import type { Connection } from '../dist/connection.ts';
 import { type ControlMessage, SPAWN_REPLY_MONITOR } from '../dist/control.ts';
 import type { Logger } from '../dist/logger.ts';
+import { ChurnMap } from '../node/churn-map.ts';
 import { spawnRequestTrace, withoutCorrelation } from '../node/correlation.ts';
 import { isExitSignal } from '../node/errors.ts';
 import type { ProcessContext } from '../node/process.ts';
@@ -134,7 +135,7 @@ const MAX_ABANDONED = 10_000;
 export class Rpc {
   readonly #host: RpcHost;
   readonly #server: RexServer;
-  readonly #pending = new Map<number | string, Pending>();
+  readonly #pending = new ChurnMap<Pending>();
   #timeoutMs: number;
   #client: Pid | undefined;
   /** Entries of `#pending` kept only to kill their process when the SPAWN_REPLY comes. */
@@ -498,9 +499,9 @@ export class Rpc {
 
   #handleNodeDown(node: string): void {
     if (this.#pending.size === 0) return;
-    for (const [key, p] of this.#pending) {
+    for (const p of this.#pending.values()) {
       if (p.node.name !== node) continue;
-      this.#pending.delete(key);
+      this.#pending.delete(refNumber(p.reqId));
       if (p.abandoned) this.#abandoned--;
       else this.#finish(p, new RpcError('noconnection', 'the connection went down', ctxOf(p)));
     }

@@ -1,0 +1,56 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ChurnMap } from '../../src/node/churn-map.ts';
+
+type Op = { op: 'set'; key: number | string; value: number } | { op: 'delete'; key: number | string };
+
+// Keys from a small pool so that sets, overwrites, deletes and probe collisions all happen;
+// numbers up to 2^50 as the folded references are, and a few strings (the fallback map).
+const keyArb = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: 0, max: 200 }) },
+  { weight: 3, arbitrary: fc.integer({ min: 0, max: 40 }).map((k) => k * 2 ** 32 + 7) },
+  { weight: 1, arbitrary: fc.constantFrom('a|1|2.3', 'b|1|4.5.6') },
+);
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ op: fc.constant('set' as const), key: keyArb, value: fc.integer() }),
+  fc.record({ op: fc.constant('delete' as const), key: keyArb }),
+);
+
+describe('ChurnMap', () => {
+  it('behaves as a Map under any sequence of sets and deletes', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 600 }), (ops) => {
+        const m = new ChurnMap<{ v: number }>();
+        const model = new Map<number | string, { v: number }>();
+        for (const o of ops) {
+          if (o.op === 'set') {
+            const v = { v: o.value };
+            m.set(o.key, v);
+            model.set(o.key, v);
+          } else {
+            expect(m.delete(o.key)).toBe(model.delete(o.key));
+          }
+          expect(m.size).toBe(model.size);
+        }
+        for (const [k, v] of model) {
+          expect(m.get(k)).toBe(v);
+          expect(m.has(k)).toBe(true);
+        }
+        expect(new Set(m.values())).toEqual(new Set(model.values()));
+        for (let k = 0; k <= 200; k++) if (!model.has(k)) expect(m.get(k)).toBeUndefined();
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps working through growth and steady churn (a window of live keys sliding by)', () => {
+    const m = new ChurnMap<number>();
+    for (let k = 0; k < 200_000; k++) {
+      m.set(k, k);
+      if (k >= 1000) expect(m.delete(k - 1000)).toBe(true);
+    }
+    expect(m.size).toBe(1000);
+    for (let k = 199_000; k < 200_000; k++) expect(m.get(k)).toBe(k);
+    expect(m.get(198_999)).toBeUndefined();
+  });
+});
