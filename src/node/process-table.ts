@@ -40,7 +40,7 @@
 
 import { type Atom, atom, atoms, Pid, Reference, type Term, Tuple } from '../term/types.ts';
 import { type CallDestination, type CallOptions, callOutside } from './call.ts';
-import { ChurnMap } from './churn-map.ts';
+import { ChurnMap, RefMap } from './churn-map.ts';
 import {
   bindCorrelation,
   type CorrelatedMessage,
@@ -66,7 +66,6 @@ import {
   type MessageOf,
   pidKey,
   type RemoteSignals,
-  refKey,
   type Signal,
   samePid,
   signalAtoms,
@@ -189,7 +188,7 @@ export class ProcessTable {
   /** By pid number; a ChurnMap, as processes come and go at message rate (churn-map.ts). */
   readonly #procs = new ChurnMap<ProcessState>();
   readonly #names = new Map<Atom, ProcessState>();
-  readonly #aliases = new Map<string, AliasState>();
+  readonly #aliases = new RefMap<AliasState>();
   /** Processes with links or monitors involving each remote node. */
   /** Processes with links or monitors to each remote node, by pid number (ChurnMap: see churn-map.ts). */
   readonly #byNode = new Map<Atom, ChurnMap<ProcessState>>();
@@ -267,14 +266,13 @@ export class ProcessTable {
       else this.#trackNode(state, link.node);
     }
     if (monitor !== undefined) {
-      const key = refKey(monitor.ref);
-      state.monitoredByMap().set(key, {
+      state.monitoredByMap().set({
         ref: monitor.ref,
         watcher: monitor.watcher,
         name: undefined,
       });
       if (watcher !== undefined) {
-        watcher.monitorMap().set(key, {
+        watcher.monitorMap().set({
           ref: monitor.ref,
           pid,
           name: undefined,
@@ -434,8 +432,8 @@ export class ProcessTable {
           }
         }
         if (state.monitoredBy !== undefined) {
-          for (const [key, entry] of state.monitoredBy)
-            if (entry.watcher.node === node) state.monitoredBy.delete(key);
+          for (const entry of state.monitoredBy.values())
+            if (entry.watcher.node === node) state.monitoredBy.delete(entry.ref);
         }
         const count = state.nodeMonitors?.get(node);
         if (count !== undefined) {
@@ -731,7 +729,7 @@ export class ProcessTable {
         this.#handleExit(state, signal.from, signal.reason, signal.link);
         return;
       case 'monitor':
-        state.monitoredByMap().set(refKey(signal.ref), {
+        state.monitoredByMap().set({
           ref: signal.ref,
           watcher: signal.from,
           name: signal.name,
@@ -739,7 +737,7 @@ export class ProcessTable {
         this.#trackNode(state, signal.from.node);
         return;
       case 'demonitor':
-        state.monitoredBy?.delete(refKey(signal.ref));
+        state.monitoredBy?.delete(signal.ref);
         return;
       case 'down':
         this.#handleMonitorPExit(state, signal.from, signal.ref, signal.reason);
@@ -769,11 +767,10 @@ export class ProcessTable {
 
   /** A DOWN for a monitor `state` holds; dropped if the monitor is gone (demonitored). */
   #handleMonitorPExit(state: ProcessState, from: Pid | Atom, ref: Reference, reason: Term): void {
-    const key = refKey(ref);
-    const monitor = state.monitors?.get(key);
+    const monitor = state.monitors?.get(ref);
     if (monitor === undefined) return;
-    state.monitors?.delete(key);
-    if (monitor.alias === 'demonitor' || monitor.alias === 'reply_demonitor') this.#removeAlias(state, key);
+    state.monitors?.delete(ref);
+    if (monitor.alias === 'demonitor' || monitor.alias === 'reply_demonitor') this.#removeAlias(state, ref);
     this.#enqueueMessage(state, downMessage(monitor.ref, whoOf(monitor, from), reason));
   }
 
@@ -799,11 +796,10 @@ export class ProcessTable {
   }
 
   #deliverAlias(ref: Reference, message: Term, correlation?: string): boolean {
-    const key = refKey(ref);
-    const alias = this.#aliases.get(key);
+    const alias = this.#aliases.get(ref);
     if (alias === undefined) return false;
     const state = alias.state;
-    if (alias.mode === 'reply') this.#removeAlias(state, key);
+    if (alias.mode === 'reply') this.#removeAlias(state, ref);
     else if (alias.mode === 'reply_demonitor') this.#demonitor(state, ref, false);
     if (this.#draining) this.#enqueue(state, messageSignal(undefined, message, correlation));
     else this.#enqueueMessage(state, message, correlation);
@@ -820,7 +816,7 @@ export class ProcessTable {
     state.exitReason = reason;
     this.#procs.delete(state.number);
     if (state.name !== undefined) this.#names.delete(state.name);
-    if (state.aliases !== undefined) for (const key of state.aliases) this.#aliases.delete(key);
+    if (state.aliases !== undefined) for (const a of state.aliases.values()) this.#aliases.delete(a.ref);
     state.aliases = undefined;
     if (state.nodes !== undefined) {
       for (const node of state.nodes) {
@@ -907,16 +903,16 @@ export class ProcessTable {
   }
 
   #addAlias(state: ProcessState, ref: Reference, mode: AliasMode): void {
-    const key = refKey(ref);
-    this.#aliases.set(key, { state, ref, mode });
-    state.aliasSet().add(key);
+    const alias: AliasState = { state, ref, mode };
+    this.#aliases.set(alias);
+    state.aliasSet().set(alias);
   }
 
-  #removeAlias(state: ProcessState, key: string): boolean {
-    const alias = this.#aliases.get(key);
+  #removeAlias(state: ProcessState, ref: Reference): boolean {
+    const alias = this.#aliases.get(ref);
     if (alias === undefined || alias.state !== state) return false;
-    this.#aliases.delete(key);
-    state.aliases?.delete(key);
+    this.#aliases.delete(ref);
+    state.aliases?.delete(ref);
     return true;
   }
 
@@ -1044,7 +1040,6 @@ export class ProcessTable {
       pid = this.#names.get(name)?.pid;
     }
     const monitor: MonitorState = { ref, pid, name, node, alias };
-    const key = refKey(ref);
     if (node === this.node) {
       const state = pid === undefined ? undefined : this.#lookup(pid);
       if (state === undefined) {
@@ -1054,7 +1049,7 @@ export class ProcessTable {
         return ref;
       }
       if (alias !== undefined) this.#addAlias(self, ref, alias);
-      self.monitorMap().set(key, monitor);
+      self.monitorMap().set(monitor);
       const signal: Signal =
         name === undefined
           ? { kind: 'monitor', from: self.pid, ref }
@@ -1063,7 +1058,7 @@ export class ProcessTable {
       return ref;
     }
     if (alias !== undefined) this.#addAlias(self, ref, alias);
-    self.monitorMap().set(key, monitor);
+    self.monitorMap().set(monitor);
     this.#trackNode(self, node);
     const signal: Signal =
       name === undefined
@@ -1074,11 +1069,10 @@ export class ProcessTable {
   }
 
   #demonitor(self: ProcessState, ref: Reference, flush: boolean): boolean {
-    const key = refKey(ref);
-    const monitor = self.monitors?.get(key);
+    const monitor = self.monitors?.get(ref);
     if (monitor !== undefined) {
-      self.monitors?.delete(key);
-      if (monitor.alias === 'demonitor' || monitor.alias === 'reply_demonitor') this.#removeAlias(self, key);
+      self.monitors?.delete(ref);
+      if (monitor.alias === 'demonitor' || monitor.alias === 'reply_demonitor') this.#removeAlias(self, ref);
       this.#sendDemonitor(self.pid, monitor);
     }
     if (flush) self.removeFirst((message) => isDownFor(message, ref));
@@ -1128,7 +1122,7 @@ export class ProcessTable {
         this.#addAlias(self, ref, mode);
         return ref;
       },
-      unalias: (self, ref) => this.#removeAlias(self, refKey(ref)),
+      unalias: (self, ref) => this.#removeAlias(self, ref),
       spawnChild: (parent, fn, options, link, monitor) =>
         this.#spawnChild(parent, fn, options, link, monitor),
     };

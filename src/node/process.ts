@@ -41,6 +41,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { type Atom, atoms, type Pid, type Reference, type Term } from '../term/types.ts';
 import { type CallDestination, type CallHost, type CallOptions, callFrom } from './call.ts';
+import { RefMap } from './churn-map.ts';
 import { ExitSignal, ProcessError, ReceiveAbortedError, ReceiveTimeoutError } from './errors.ts';
 import { Mailbox, NO_MESSAGE } from './mailbox.ts';
 import type { Scheduler } from './process-table.ts';
@@ -107,6 +108,11 @@ export interface LinkState {
 }
 
 /** @internal A monitor this process holds. */
+/** What a process keeps of each of its aliases (the table's own record of it). */
+export interface AliasRef {
+  readonly ref: Reference;
+}
+
 export interface MonitorState {
   readonly ref: Reference;
   /** The monitored pid, when known (undefined for a remote name). */
@@ -163,10 +169,11 @@ export interface ProcessHost {
 /** @internal Links, monitors and the rest of what most processes never use: allocated on first use. */
 class ProcessExtras {
   links: Map<string, LinkState> | undefined = undefined;
-  monitors: Map<string, MonitorState> | undefined = undefined;
-  monitoredBy: Map<string, MonitoredByState> | undefined = undefined;
+  // ChurnMaps (churn-map.ts): a caller makes and drops a monitor and an alias per call.
+  monitors: RefMap<MonitorState> | undefined = undefined;
+  monitoredBy: RefMap<MonitoredByState> | undefined = undefined;
   nodeMonitors: Map<Atom, number> | undefined = undefined;
-  aliases: Set<string> | undefined = undefined;
+  aliases: RefMap<AliasRef> | undefined = undefined;
   nodes: Set<Atom> | undefined = undefined;
   abort: AbortController | undefined = undefined;
   invalidMessages = 0;
@@ -221,16 +228,16 @@ export class ProcessState extends Mailbox<Term> {
   set links(value: Map<string, LinkState> | undefined) {
     if (value !== undefined || this.#extras !== undefined) this.#more().links = value;
   }
-  get monitors(): Map<string, MonitorState> | undefined {
+  get monitors(): RefMap<MonitorState> | undefined {
     return this.#extras?.monitors;
   }
-  set monitors(value: Map<string, MonitorState> | undefined) {
+  set monitors(value: RefMap<MonitorState> | undefined) {
     if (value !== undefined || this.#extras !== undefined) this.#more().monitors = value;
   }
-  get monitoredBy(): Map<string, MonitoredByState> | undefined {
+  get monitoredBy(): RefMap<MonitoredByState> | undefined {
     return this.#extras?.monitoredBy;
   }
-  set monitoredBy(value: Map<string, MonitoredByState> | undefined) {
+  set monitoredBy(value: RefMap<MonitoredByState> | undefined) {
     if (value !== undefined || this.#extras !== undefined) this.#more().monitoredBy = value;
   }
   /** `monitor_node` instances per node. */
@@ -241,10 +248,10 @@ export class ProcessState extends Mailbox<Term> {
     if (value !== undefined || this.#extras !== undefined) this.#more().nodeMonitors = value;
   }
   /** Keys of this process's active aliases. */
-  get aliases(): Set<string> | undefined {
+  get aliases(): RefMap<AliasRef> | undefined {
     return this.#extras?.aliases;
   }
-  set aliases(value: Set<string> | undefined) {
+  set aliases(value: RefMap<AliasRef> | undefined) {
     if (value !== undefined || this.#extras !== undefined) this.#more().aliases = value;
   }
   /** Remote nodes this process has links or monitors with (the table's index). */
@@ -278,15 +285,15 @@ export class ProcessState extends Mailbox<Term> {
     return x.links;
   }
 
-  monitorMap(): Map<string, MonitorState> {
+  monitorMap(): RefMap<MonitorState> {
     const x = this.#more();
-    if (x.monitors === undefined) x.monitors = new Map();
+    if (x.monitors === undefined) x.monitors = new RefMap();
     return x.monitors;
   }
 
-  monitoredByMap(): Map<string, MonitoredByState> {
+  monitoredByMap(): RefMap<MonitoredByState> {
     const x = this.#more();
-    if (x.monitoredBy === undefined) x.monitoredBy = new Map();
+    if (x.monitoredBy === undefined) x.monitoredBy = new RefMap();
     return x.monitoredBy;
   }
 
@@ -296,9 +303,9 @@ export class ProcessState extends Mailbox<Term> {
     return x.nodeMonitors;
   }
 
-  aliasSet(): Set<string> {
+  aliasSet(): RefMap<AliasRef> {
     const x = this.#more();
-    if (x.aliases === undefined) x.aliases = new Set();
+    if (x.aliases === undefined) x.aliases = new RefMap();
     return x.aliases;
   }
 

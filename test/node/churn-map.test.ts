@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChurnMap } from '../../src/node/churn-map.ts';
+import { ChurnMap, RefMap } from '../../src/node/churn-map.ts';
+import { atom, Reference } from '../../src/term/index.ts';
 
 type Op = { op: 'set'; key: number | string; value: number } | { op: 'delete'; key: number | string };
 
@@ -36,7 +37,10 @@ describe('ChurnMap', () => {
           expect(m.get(k)).toBe(v);
           expect(m.has(k)).toBe(true);
         }
-        expect(new Set(m.values())).toEqual(new Set(model.values()));
+        // Insertion order, as a Map's (numeric keys first, then string keys).
+        const numeric = [...model].filter(([k]) => typeof k === 'number');
+        const strings = [...model].filter(([k]) => typeof k === 'string');
+        expect(m.entries()).toEqual([...numeric, ...strings]);
         for (let k = 0; k <= 200; k++) if (!model.has(k)) expect(m.get(k)).toBeUndefined();
       }),
       { numRuns: 200 },
@@ -52,5 +56,39 @@ describe('ChurnMap', () => {
     expect(m.size).toBe(1000);
     for (let k = 199_000; k < 200_000; k++) expect(m.get(k)).toBe(k);
     expect(m.get(198_999)).toBeUndefined();
+  });
+
+  it('RefMap behaves as a Map keyed by reference value, references of different nodes apart', () => {
+    const nodes = [atom('a@h'), atom('b@h')];
+    const refArb = fc
+      .tuple(fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 2 }))
+      .map(([n, w0, w1]) => new Reference(nodes[n]!, 1, [w0, w1, 0]));
+    type RefOp = { op: 'set' | 'delete'; ref: Reference };
+    const refOpArb: fc.Arbitrary<RefOp> = fc.record({
+      op: fc.constantFrom('set' as const, 'delete' as const),
+      ref: refArb,
+    });
+    const keyOf = (r: Reference): string => `${r.node.name}|${r.ids.join('.')}`;
+    fc.assert(
+      fc.property(fc.array(refOpArb, { maxLength: 500 }), (ops) => {
+        const m = new RefMap<{ ref: Reference }>();
+        const model = new Map<string, { ref: Reference }>();
+        for (const o of ops) {
+          // A fresh but equal Reference each time, as decoded from the wire.
+          const ref = new Reference(o.ref.node, o.ref.creation, [...o.ref.ids]);
+          if (o.op === 'set') {
+            const v = { ref };
+            m.set(v);
+            model.set(keyOf(ref), v);
+          } else {
+            expect(m.delete(ref)).toBe(model.delete(keyOf(ref)));
+          }
+          expect(m.size).toBe(model.size);
+        }
+        for (const v of model.values()) expect(m.get(new Reference(v.ref.node, 1, [...v.ref.ids]))).toBe(v);
+        expect(m.values()).toEqual([...model.values()]);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
