@@ -95,7 +95,7 @@ import {
 } from './options.ts';
 import type { Destination, ProcessContext } from './process.ts';
 import { ProcessTable, type SpawnOptions, type Logger as TableLogger } from './process-table.ts';
-import type { RemoteSignals, Signal, TypedPid } from './signals.ts';
+import { type RemoteSignals, type Signal, sameRef, type TypedPid } from './signals.ts';
 
 /** Payload of `nodeup`. */
 export interface NodeUpInfo {
@@ -1306,15 +1306,6 @@ function isAnswer(m: Term, mref: Reference): boolean {
   const e = m.elements;
   if (e.length === 2) return e[0] instanceof Reference && sameRef(e[0], mref);
   return e.length === 5 && e[1] instanceof Reference && sameRef(e[1], mref);
-}
-
-function sameRef(a: Reference, b: Reference): boolean {
-  return (
-    a.node === b.node &&
-    a.creation === b.creation &&
-    a.ids.length === b.ids.length &&
-    a.ids.every((x, i) => x === b.ids[i])
-  );
 }
 
 function smallId(id: bigint): number | bigint {

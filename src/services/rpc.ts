@@ -43,7 +43,7 @@ import { spawnRequestTrace, withoutCorrelation } from '../node/correlation.ts';
 import { isExitSignal } from '../node/errors.ts';
 import type { ProcessContext } from '../node/process.ts';
 import type { ProcessTable } from '../node/process-table.ts';
-import { samePid } from '../node/signals.ts';
+import { samePid, sameRef } from '../node/signals.ts';
 import { Atom, atom, atoms, ImproperList, Pid, Reference, type Term, Tuple } from '../term/types.ts';
 import { type ErlangClass, RpcError } from './errors.ts';
 import { type Outcome, RexServer, type RpcExposed, rpcAtoms } from './rex.ts';
@@ -686,13 +686,6 @@ function isRexAnswer(x: Term, mref: Reference): boolean {
 
 const DOWN = atom('DOWN');
 const ALIAS = atom('alias');
-
-function sameRef(a: Reference, b: Reference): boolean {
-  if (a === b) return true;
-  if (a.node !== b.node || a.creation !== b.creation || a.ids.length !== b.ids.length) return false;
-  for (let i = 0; i < a.ids.length; i++) if (a.ids[i] !== b.ids[i]) return false;
-  return true;
-}
 
 // --- results (pure) ---
 
