@@ -710,7 +710,9 @@ export class TermWriter {
     if (ids.length < 1 || ids.length > 5) {
       throw new TermEncodeError('invalid', `a reference has 1 to 5 words, not ${ids.length}`);
     }
-    for (const id of ids) {
+    // Indexed loops: an iterator here allocated on every reference encoded.
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as number;
       if (!isU32(id)) throw new TermEncodeError('invalid', `reference words must be 32-bit unsigned: ${id}`);
     }
     if (!isU32(ref.creation)) throw new TermEncodeError('invalid', `bad reference creation ${ref.creation}`);
@@ -726,7 +728,7 @@ export class TermWriter {
     this.#atom(ref.node);
     this.#ensure(4 + 4 * ids.length);
     this.u32(ref.creation);
-    for (const id of ids) this.u32(id);
+    for (let i = 0; i < ids.length; i++) this.u32(ids[i] as number);
   }
 
   #port(port: Port): void {
