@@ -59,13 +59,16 @@ export function randomSleepMs(rng: Rng, times: number): number {
   return 1 + rng.int(randomSleepMax(times));
 }
 
-/** `set_lock_on_nodes/2`. */
+/**
+ * `set_lock_on_nodes/2`. `cont` also learns whether a node did not answer (`silent`: it went
+ * down meanwhile, and counts as locked, as OTP has it).
+ */
 export function setLockOnNodes(
   h: CallHost,
   actor: Actor,
   id: LockId,
   nodes: readonly Atom[],
-  cont: (ok: boolean) => void,
+  cont: (ok: boolean, silent?: boolean) => void,
 ): void {
   if (nodes.length === 0) {
     cont(true);
@@ -76,7 +79,9 @@ export function setLockOnNodes(
     cont(false);
     return;
   }
-  h.multiCall(actor, nodes, { kind: 'set_lock', id }, (replies) => checkReplies(h, actor, id, replies, cont));
+  h.multiCall(actor, nodes, { kind: 'set_lock', id }, (replies) =>
+    checkReplies(h, actor, id, replies, (ok) => cont(ok, replies.length < new Set(nodes).size)),
+  );
 }
 
 /** `check_replies/3`: true unless a node said false; then the nodes that said true are released. */
