@@ -67,6 +67,7 @@
  * @module
  */
 
+import { ChurnMap } from '../../node/churn-map.ts';
 import { pidKey } from '../../node/signals.ts';
 import type { Rng } from '../../sim/prng.ts';
 import { compare, equals } from '../../term/compare.ts';
@@ -386,8 +387,9 @@ export class GlobalCore implements CallHost, LockerHost {
   #draining = false;
   #out: GlobalOutput[] = [];
   #nextId = 1;
-  readonly #calls = new Map<number, PendingCall>();
-  readonly #timers = new Map<number, () => void>();
+  // ChurnMaps: one call and one timer come and go per lock or name op (see churn-map.ts).
+  readonly #calls = new ChurnMap<PendingCall>();
+  readonly #timers = new ChurnMap<() => void>();
   readonly #resolveWaits = new Map<number, (result: Term) => void>();
 
   constructor(options: GlobalCoreOptions) {

@@ -28,6 +28,7 @@
  */
 
 import type { Logger } from '../../dist/logger.ts';
+import { RefMap } from '../../node/churn-map.ts';
 import { isExitSignal } from '../../node/errors.ts';
 import { genReply } from '../../node/net-kernel.ts';
 import type { Node } from '../../node/node.ts';
@@ -73,6 +74,8 @@ class ServiceEvent {
 }
 
 interface PendingCall {
+  /** The call's tag. */
+  readonly ref: Reference;
   readonly id: number;
   readonly node: Atom;
   /** The monitor of `{global_name_server, Node}` that fails this call if the server goes. */
@@ -86,8 +89,8 @@ interface PendingCall {
 interface Link {
   readonly key: string;
   readonly ref: Reference;
-  /** Tags (refKey) of the calls in flight through this monitor. */
-  readonly pending: Set<string>;
+  /** The calls in flight through this monitor. */
+  readonly pending: RefMap<PendingCall>;
 }
 
 /**
@@ -109,8 +112,8 @@ export class GlobalService {
   #resolveTimeoutMs: number;
   readonly #ctx = new Map<Actor, ProcessContext>();
   readonly #pids: Record<Actor, Pid>;
-  /** Calls in flight, by the refKey of their tag. */
-  readonly #calls = new Map<string, PendingCall>();
+  /** Calls in flight, by their tag (a RefMap: one comes and goes per call; see churn-map.ts). */
+  readonly #calls = new RefMap<PendingCall>();
   /** Monitors of remote servers, by `actor\0node`, and by the refKey of the monitor. */
   readonly #links = new Map<string, Link>();
   readonly #linkRefs = new Map<string, Link>();
@@ -295,10 +298,9 @@ export class GlobalService {
       if (link === undefined) return false;
       this.#linkRefs.delete(refKey(down));
       this.#links.delete(link.key);
-      for (const tag of link.pending) {
-        const call = this.#calls.get(tag);
-        this.#calls.delete(tag);
-        if (call !== undefined) this.#feed({ kind: 'reply', id: call.id, node: call.node, reply: undefined });
+      for (const call of link.pending.values()) {
+        if (!this.#calls.delete(call.ref)) continue;
+        this.#feed({ kind: 'reply', id: call.id, node: call.node, reply: undefined });
       }
       return true;
     }
@@ -306,11 +308,10 @@ export class GlobalService {
     const tag = m.elements[0];
     if (!(tag instanceof Tuple) || tag.length !== 2 || !(tag.elements[0] instanceof Reference)) return false;
     const ref = tag.elements[0];
-    const key = refKey(ref);
-    const call = this.#calls.get(key);
+    const call = this.#calls.get(ref);
     if (call === undefined) return false;
-    this.#calls.delete(key);
-    call.link.pending.delete(key);
+    this.#calls.delete(ref);
+    call.link.pending.delete(ref);
     this.#feed({ kind: 'reply', id: call.id, node: call.node, reply: m.elements[1] as Term });
     return true;
   }
@@ -386,14 +387,14 @@ export class GlobalService {
         if (link === undefined) {
           // Monitored before the request goes, so a missing server answers with a DOWN.
           const ref = ctx.monitor([G.global_name_server, o.node]);
-          link = { key: linkKey, ref, pending: new Set() };
+          link = { key: linkKey, ref, pending: new RefMap() };
           this.#links.set(linkKey, link);
           this.#linkRefs.set(refKey(ref), link);
         }
         const tag = t.makeRef();
-        const key = refKey(tag);
-        this.#calls.set(key, { id: o.id, node: o.node, link });
-        link.pending.add(key);
+        const call: PendingCall = { ref: tag, id: o.id, node: o.node, link };
+        this.#calls.set(call);
+        link.pending.set(call);
         ctx.send([G.global_name_server, o.node], genCall(ctx.pid, new Tuple([tag, o.node]), o.request));
         return;
       }
