@@ -87,11 +87,7 @@ abstract class Slots<V> {
 
   /** Occupied slots in insertion order. */
   protected ordered(): number[] {
-    const slots: number[] = [];
-    const values = this.vals;
-    for (let i = 0; i < values.length; i++) if (values[i] !== undefined) slots.push(i);
-    const seqs = this.seqs;
-    return slots.sort((a, b) => (seqs[a] as number) - (seqs[b] as number));
+    return orderOf(this.vals, this.seqs);
   }
 }
 
@@ -268,7 +264,7 @@ export class RefMap<V extends { readonly ref: Reference }> extends Slots<V> {
   }
 }
 
-/** Occupied slots of old arrays in insertion order (a rehash keeps the order). */
+/** Occupied slots in insertion order (iteration, and a rehash, which keeps the order). */
 function orderOf<V>(values: readonly (V | undefined)[], seqs: Float64Array): number[] {
   const slots: number[] = [];
   for (let i = 0; i < values.length; i++) if (values[i] !== undefined) slots.push(i);

@@ -167,7 +167,8 @@ interface AliasState {
 }
 
 const PID_NUMBERS = 0x1000_0000; // 2^28: 15-bit id, 13-bit serial
-const REF_WORD0 = 0x4_0000; // 2^18
+/** The range of a reference's first word as {@link ProcessTable.makeRef} fills it (2^18, as the BEAM). */
+export const REF_WORD0 = 0x4_0000;
 const WORD = 0x1_0000_0000; // 2^32
 
 /** The processes of one node, and the signal rules between them. */

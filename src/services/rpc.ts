@@ -42,7 +42,7 @@ import { ChurnMap } from '../node/churn-map.ts';
 import { spawnRequestTrace, withoutCorrelation } from '../node/correlation.ts';
 import { isExitSignal } from '../node/errors.ts';
 import type { ProcessContext } from '../node/process.ts';
-import type { ProcessTable } from '../node/process-table.ts';
+import { type ProcessTable, REF_WORD0 } from '../node/process-table.ts';
 import { samePid, sameRef } from '../node/signals.ts';
 import { Atom, atom, atoms, ImproperList, Pid, Reference, type Term, Tuple } from '../term/types.ts';
 import { type ErlangClass, RpcError } from './errors.ts';
@@ -118,7 +118,6 @@ interface Pending {
 const A = rpcAtoms;
 const MONITOR_OPTIONS: readonly Term[] = Object.freeze([A.monitor]) as readonly Term[];
 const NO_OPTIONS: readonly Term[] = Object.freeze([]) as readonly Term[];
-const REF_WORD0 = 0x4_0000;
 /** Longest delay a Node timer takes (longer ones fire at once); beyond it we wait forever. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Timed-out calls still waiting for their SPAWN_REPLY that we remember (see #timeout). */

@@ -386,12 +386,7 @@ export class TermWriter {
         this.#ensure(5);
         const b = this.#buf;
         const p = this.#pos;
-        b[p] = INTEGER_EXT;
-        b[p + 1] = n >>> 24;
-        b[p + 2] = n >>> 16;
-        b[p + 3] = n >>> 8;
-        b[p + 4] = n;
-        this.#pos = p + 5;
+        this.#pos = putTagU32(b, p, INTEGER_EXT, n);
       }
     } else if (Number.isInteger(n)) {
       if (Number.isSafeInteger(n)) this.#safeBig(n);
@@ -842,6 +837,16 @@ interface FastBuffer {
   latin1Slice(start: number, end: number): string;
 }
 
+/** A tag and a 32-bit big-endian count at `p`; returns the offset after them. */
+function putTagU32(b: Uint8Array, p: number, tag: number, n: number): number {
+  b[p] = tag;
+  b[p + 1] = n >>> 24;
+  b[p + 2] = n >>> 16;
+  b[p + 3] = n >>> 8;
+  b[p + 4] = n;
+  return p + 5;
+}
+
 function isU32(v: number): boolean {
   return typeof v === 'number' && v >>> 0 === v;
 }
@@ -1042,24 +1047,14 @@ function writeSized(b: Buffer, p: number, t: Term): number {
       for (let i = 0; i < n; i++) b[p++] = Number(els[i]);
       return p;
     }
-    b[p] = LIST_EXT;
-    b[p + 1] = n >>> 24;
-    b[p + 2] = n >>> 16;
-    b[p + 3] = n >>> 8;
-    b[p + 4] = n;
-    p = writeSizedElements(b, p + 5, els);
+    p = writeSizedElements(b, putTagU32(b, p, LIST_EXT, n), els);
     b[p] = NIL_EXT;
     return p + 1;
   }
   if (o instanceof Map) {
     const map = o as ReadonlyMap<Term, Term>;
     const n = map.size;
-    b[p] = MAP_EXT;
-    b[p + 1] = n >>> 24;
-    b[p + 2] = n >>> 16;
-    b[p + 3] = n >>> 8;
-    b[p + 4] = n;
-    p += 5;
+    p = putTagU32(b, p, MAP_EXT, n);
     for (const [k, v] of map) {
       p = writeSized(b, p, k);
       p = writeSized(b, p, v);
@@ -1098,12 +1093,7 @@ function writeSizedTuple(b: Buffer, p: number, t: Tuple): number {
     b[p + 1] = n;
     p += 2;
   } else {
-    b[p] = LARGE_TUPLE_EXT;
-    b[p + 1] = n >>> 24;
-    b[p + 2] = n >>> 16;
-    b[p + 3] = n >>> 8;
-    b[p + 4] = n;
-    p += 5;
+    p = putTagU32(b, p, LARGE_TUPLE_EXT, n);
   }
   return writeSizedElements(b, p, els);
 }
@@ -1111,12 +1101,7 @@ function writeSizedTuple(b: Buffer, p: number, t: Tuple): number {
 /** BINARY_EXT (sizing has checked it is a Uint8Array). */
 function writeSizedBinary(b: Buffer, p: number, bin: Uint8Array): number {
   const n = bin.length;
-  b[p] = BINARY_EXT;
-  b[p + 1] = n >>> 24;
-  b[p + 2] = n >>> 16;
-  b[p + 3] = n >>> 8;
-  b[p + 4] = n;
-  p += 5;
+  p = putTagU32(b, p, BINARY_EXT, n);
   if (n >= 48) {
     b.set(bin, p);
     return p + n;

@@ -4,6 +4,7 @@ import { ATOM_CACHE_SLOTS, AtomCache } from '../../src/dist/atom-cache.ts';
 import { type DistMessage, FragmentAssembler, readDistFrame } from '../../src/dist/fragments.ts';
 import { decode, encode, TermReader } from '../../src/term/index.ts';
 import { atom, Fun, Pid, tuple } from '../../src/term/types.ts';
+import { thrownCode } from '../support/dist-helpers.ts';
 
 /** One reference of a header: a new entry when `text` is given, else an old one. */
 interface Ref {
@@ -72,15 +73,6 @@ class Peer {
     const out: DistMessage = { control: 0, payload: undefined };
     return readDistFrame(frame, true, this.reader, this.asm, out, this.cache) ? out : undefined;
   }
-}
-
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
 }
 
 const node = atom('erl@h.x');
@@ -172,25 +164,25 @@ describe('atom cache header', () => {
   it('N = 0 has no references: tag 82 is an unknown tag', () => {
     const peer = new Peer();
     expect(peer.read(normal([], tup()))?.control).toEqual(tuple());
-    expect(code(() => peer.read(normal([], ref(0))))).toBe('unknown_tag');
+    expect(thrownCode(() => peer.read(normal([], ref(0))))).toBe('unknown_tag');
   });
 
   it('rejects bad headers with stable codes', () => {
     const peer = new Peer();
-    expect(code(() => peer.read(normal([{ seg: 0, idx: 3 }], ref(0))))).toBe('atom_cache_miss');
-    expect(code(() => peer.read(normal([{ seg: 1, idx: 0, text: 'a' }], ref(1))))).toBe('invalid');
+    expect(thrownCode(() => peer.read(normal([{ seg: 0, idx: 3 }], ref(0))))).toBe('atom_cache_miss');
+    expect(thrownCode(() => peer.read(normal([{ seg: 1, idx: 0, text: 'a' }], ref(1))))).toBe('invalid');
     const badUtf8 = Buffer.from([131, 68, 1, 8, 0, 2, 0xc3, 0x28]);
-    expect(code(() => peer.read(Buffer.concat([badUtf8, tup()])))).toBe('invalid_utf8');
+    expect(thrownCode(() => peer.read(Buffer.concat([badUtf8, tup()])))).toBe('invalid_utf8');
     const tooLong = normal([{ seg: 0, idx: 0, text: 'a'.repeat(256) }], ref(0), true);
-    expect(code(() => peer.read(tooLong))).toBe('atom_too_long');
+    expect(thrownCode(() => peer.read(tooLong))).toBe('atom_too_long');
     const multi = normal([{ seg: 0, idx: 0, text: 'é'.repeat(256) }], ref(0), true);
-    expect(code(() => peer.read(multi))).toBe('atom_too_long');
+    expect(thrownCode(() => peer.read(multi))).toBe('atom_too_long');
     // The node-bad-input case: three old references and no index bytes.
-    expect(code(() => peer.read(Buffer.from([131, 68, 3, 0, 0])))).toBe('atom_cache_refs');
+    expect(thrownCode(() => peer.read(Buffer.from([131, 68, 3, 0, 0])))).toBe('atom_cache_refs');
     // Without the negotiated cache, any reference is refused.
     const out: DistMessage = { control: 0, payload: undefined };
     const ok = normal([{ seg: 0, idx: 0, text: 'a' }], ref(0));
-    expect(code(() => readDistFrame(ok, true, new TermReader(), new FragmentAssembler(), out))).toBe(
+    expect(thrownCode(() => readDistFrame(ok, true, new TermReader(), new FragmentAssembler(), out))).toBe(
       'atom_cache_refs',
     );
   });
@@ -207,7 +199,7 @@ describe('atom cache header', () => {
     );
     const codes = new Set<string | undefined>();
     for (let len = 3; len < frame.length; len++) {
-      codes.add(code(() => new Peer().read(frame.subarray(0, len))));
+      codes.add(thrownCode(() => new Peer().read(frame.subarray(0, len))));
     }
     expect([...codes].sort()).toEqual(['atom_cache_refs', 'length_exceeds_input', 'truncated']);
     expect(new Peer().read(frame)?.control).toEqual(tuple(atom('alpha'), atom('βeta'), atom('alpha')));
@@ -223,7 +215,7 @@ describe('atom cache header', () => {
       ],
       tup(),
     );
-    expect(code(() => peer.read(frame))).toBe('atom_budget');
+    expect(thrownCode(() => peer.read(frame))).toBe('atom_budget');
     // Known atoms are free.
     expect(peer.read(normal([{ seg: 0, idx: 0, text: 'ok' }], ref(0)))?.control).toBe(atom('ok'));
   });
@@ -394,6 +386,6 @@ describe('atom cache header', () => {
   it('leaves plain decoding of user data unchanged', () => {
     const r = new TermReader();
     r.reset(Buffer.from([82, 0]), 0);
-    expect(code(() => r.readTerm())).toBe('unknown_tag');
+    expect(thrownCode(() => r.readTerm())).toBe('unknown_tag');
   });
 });

@@ -11,6 +11,7 @@ import {
 import { FrameParser } from '../../src/dist/framing.ts';
 import { encode, TermReader, TermWriter } from '../../src/term/index.ts';
 import { atom, Pid, type Term, tuple } from '../../src/term/types.ts';
+import { thrownCode } from '../support/dist-helpers.ts';
 
 const p = new Pid(atom('a@h.x'), 1, 0, 1);
 
@@ -24,15 +25,6 @@ function body(control: Term, payload?: Term): Buffer {
 function read(frame: Buffer, distHeader: boolean, asm = new FragmentAssembler()): DistMessage | undefined {
   const out: DistMessage = { control: 0, payload: undefined };
   return readDistFrame(frame, distHeader, new TermReader(), asm, out) ? out : undefined;
-}
-
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
 }
 
 describe('readDistFrame', () => {
@@ -54,27 +46,27 @@ describe('readDistFrame', () => {
   it('is strict about the negotiated encoding', () => {
     const passThrough = Buffer.concat([Buffer.from([112]), encode(tuple(1, p, p))]);
     const header = Buffer.concat([Buffer.from([131, 68, 0]), body(tuple(1, p, p))]);
-    expect(code(() => read(passThrough, true))).toBe('bad_header');
-    expect(code(() => read(header, false))).toBe('bad_header');
-    expect(code(() => read(Buffer.from([131, 99, 0]), true))).toBe('bad_header');
-    expect(code(() => read(Buffer.from([131, 69, 0]), true))).toBe('bad_header');
+    expect(thrownCode(() => read(passThrough, true))).toBe('bad_header');
+    expect(thrownCode(() => read(header, false))).toBe('bad_header');
+    expect(thrownCode(() => read(Buffer.from([131, 99, 0]), true))).toBe('bad_header');
+    expect(thrownCode(() => read(Buffer.from([131, 69, 0]), true))).toBe('bad_header');
   });
 
   it('refuses atom cache references', () => {
     const frame = Buffer.concat([Buffer.from([131, 68, 1, 0, 0]), body(tuple(1, p, p))]);
-    expect(code(() => read(frame, true))).toBe('atom_cache_refs');
+    expect(thrownCode(() => read(frame, true))).toBe('atom_cache_refs');
   });
 
   it('refuses compressed terms at the top level', () => {
     const z = encode(tuple(1, p, p, Buffer.alloc(1000)), { compressed: true });
     expect(z[1]).toBe(80);
-    expect(code(() => read(Buffer.concat([Buffer.from([112]), z]), false))).toBe('compressed_term');
+    expect(thrownCode(() => read(Buffer.concat([Buffer.from([112]), z]), false))).toBe('compressed_term');
   });
 
   it('refuses trailing bytes and broken terms', () => {
     const frame = Buffer.concat([Buffer.from([131, 68, 0]), body(tuple(1, p, p)), Buffer.from([106, 106])]);
-    expect(code(() => read(frame, true))).toBe('trailing_bytes');
-    expect(code(() => read(Buffer.from([131, 68, 0, 104, 3]), true))).toBe('length_exceeds_input');
+    expect(thrownCode(() => read(frame, true))).toBe('trailing_bytes');
+    expect(thrownCode(() => read(Buffer.from([131, 68, 0, 104, 3]), true))).toBe('length_exceeds_input');
   });
 });
 
@@ -121,17 +113,17 @@ describe('fragments', () => {
   it('rejects continuations out of order or of unknown sequences', () => {
     const frames = framesOf(fragmentFrames(Buffer.alloc(200_000), 1n));
     const asm = new FragmentAssembler();
-    expect(code(() => read(frames[1]!, true, asm))).toBe('bad_fragment');
+    expect(thrownCode(() => read(frames[1]!, true, asm))).toBe('bad_fragment');
     read(frames[0]!, true, asm);
-    expect(code(() => read(frames[0]!, true, asm))).toBe('bad_fragment');
-    expect(code(() => read(frames[2]!, true, asm))).toBe('bad_fragment');
+    expect(thrownCode(() => read(frames[0]!, true, asm))).toBe('bad_fragment');
+    expect(thrownCode(() => read(frames[2]!, true, asm))).toBe('bad_fragment');
   });
 
   it('limits bytes per sequence and sequences in progress', () => {
     const small = new FragmentAssembler({ maxFragmentedMessageBytes: 100_000 });
     const frames = framesOf(fragmentFrames(Buffer.alloc(200_000), 1n));
     read(frames[0]!, true, small);
-    expect(code(() => read(frames[1]!, true, small))).toBe('fragment_too_large');
+    expect(thrownCode(() => read(frames[1]!, true, small))).toBe('fragment_too_large');
 
     const few = new FragmentAssembler({ maxFragmentSequences: 2 });
     for (const seq of [1n, 2n]) read(framesOf(fragmentFrames(Buffer.alloc(70_000), seq))[0]!, true, few);

@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { CallError } from '../../src/node/call.ts';
 import { ProcessError } from '../../src/node/errors.ts';
 import { type From, startServer } from '../../src/node/gen-server.ts';
-import type { ProcessContext } from '../../src/node/process.ts';
 import type { ProcessTable } from '../../src/node/process-table.ts';
 import type { Signal } from '../../src/node/signals.ts';
 import { atom, ImproperList, type Pid, Reference, type Term, Tuple } from '../../src/term/types.ts';
+import { inProcess } from '../support/dist-helpers.ts';
 import { NODE, probe, REMOTE, RecordingRemote, remotePid, setup, t } from './process-support.ts';
 
 const a = atom;
@@ -50,19 +50,6 @@ async function echoServer(table: ProcessTable, name?: string): Promise<{ pid: Pi
     name === undefined ? undefined : { name },
   );
   return { pid, pending };
-}
-
-/** Runs `body` in a fresh process; resolves with what it returns (or rejects with what it throws). */
-function inProcess<T>(table: ProcessTable, body: (self: ProcessContext) => Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    table.spawn(async (self) => {
-      try {
-        resolve(await body(self));
-      } catch (error) {
-        reject(error);
-      }
-    });
-  });
 }
 
 describe('call to a local server', () => {

@@ -270,8 +270,14 @@ export async function stopAllTsNodeProcesses(): Promise<void> {
   await killAll(children);
 }
 
-/** Runs `body` in a fresh process of `node` and resolves with what it returns (or rejects with its error). */
-export function inProcess<T>(node: Node, body: (self: ProcessContext) => Promise<T>): Promise<T> {
+/**
+ * Runs `body` in a fresh process of `node` (a node or a bare process table) and resolves with what
+ * it returns (or rejects with its error).
+ */
+export function inProcess<T>(
+  node: { spawn(fn: (self: ProcessContext) => unknown): unknown },
+  body: (self: ProcessContext) => Promise<T>,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     node.spawn(async (self) => {
       try {
@@ -281,4 +287,14 @@ export function inProcess<T>(node: Node, body: (self: ProcessContext) => Promise
       }
     });
   });
+}
+
+/** The `code` of what `f` throws, or undefined when it returns. */
+export function thrownCode(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return undefined;
 }

@@ -23,6 +23,26 @@ function openssl(dir: string, args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
 }
 
+/** A self-signed certificate `<name>.pem` with its key `<name>.key` in `dir`, valid 2 days. */
+function selfSigned(dir: string, name: string, subject: string, extra: readonly string[] = []): void {
+  openssl(dir, [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '2',
+    '-subj',
+    subject,
+    ...extra,
+  ]);
+}
+
 /** A CA, a node certificate for 127.0.0.1 signed by it, and a self-signed stranger. */
 export function makePki(): Pki {
   const dir = mkdtempSync(join(tmpdir(), 'dist-tls-'));
@@ -32,21 +52,7 @@ export function makePki(): Pki {
     join(dir, 'ext.cnf'),
     'subjectAltName=IP:127.0.0.1,DNS:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
   );
-  openssl(dir, [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=dist-test-ca',
-  ]);
+  selfSigned(dir, 'ca', '/CN=dist-test-ca');
   openssl(dir, [
     'req',
     '-newkey',
@@ -76,23 +82,7 @@ export function makePki(): Pki {
     '-extfile',
     'ext.cnf',
   ]);
-  openssl(dir, [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'stranger.key',
-    '-out',
-    'stranger.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
+  selfSigned(dir, 'stranger', '/CN=127.0.0.1', ['-addext', 'subjectAltName=IP:127.0.0.1']);
   const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
   return {
     dir,
