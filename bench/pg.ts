@@ -17,6 +17,17 @@
  *   `pg:get_members/1`), until every member has them all: messages per second, best of 2.
  * - calibration (not a pg figure): a plain message round trip between the driver and one peer,
  *   p50, so the latencies above can be read against the transport's own in the same run.
+ * - CPU per join: the CPU time all five processes (every thread) spend over the timed
+ *   propagation samples, per join (a sample is a join and a leave, each fanned out to the four
+ *   peers and acknowledged by each): `cpu_per_join` from the threads' nanosecond counters
+ *   (`/proc/<pid>/task/<tid>/schedstat`), and its split into user and system time (`stat`, 10 ms
+ *   ticks, so coarse). With five busy processes on a small machine the propagation time follows
+ *   this figure.
+ * - `node-raw` (calibration, TS runs only): the join's message pattern with no protocol at all:
+ *   the driver writes 100 bytes to a plain TCP echo in each of the four peer processes and waits
+ *   for all four echoes; its p50 and its CPU per fan-out, as the CPU figures above. What Node.js
+ *   and the kernel charge for the sixteen message ends of a join before any pg or distribution
+ *   work.
  *
  * erl and ts runs alternate RUNS times (fresh nodes each time), so a change in the host's load
  * falls on both: percentiles are over the samples of every run, throughputs the median run.
@@ -24,6 +35,7 @@
  * `npx tsx bench/run.ts pg`.
  */
 import type { ChildProcess } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Node } from '../src/node/node.ts';
@@ -33,6 +45,7 @@ import { startEpmd } from '../test/support/epmd.ts';
 import { type ErlNode, startErlNode, stopAllErlNodes } from '../test/support/erl-node.ts';
 import { startPeerScript } from './support/peer.ts';
 import { A } from './support/pg-atoms.ts';
+import { type CpuTime, cpuBetween, processCpu } from './support/proc-cpu.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
 import { median } from './support/stats.ts';
 
@@ -63,7 +76,21 @@ interface Figures {
   readonly broadcast: number;
   /** Calibration: plain round trips to one peer's control process, in microseconds. */
   readonly rtt: number[];
+  /** CPU of all five processes over the timed propagation samples. */
+  readonly cpu: CpuTime;
+  /** TS runs: the `node-raw` fan-out calibration. */
+  readonly raw?: { readonly samples: number[]; readonly cpu: CpuTime };
 }
+
+/** The CPU rows: the total (precise) and its split into user and system time (10 ms ticks). */
+const CPU_METRICS = [
+  ['totalUs', 'cpu_per_join'],
+  ['userUs', 'cpu_user_per_join'],
+  ['sysUs', 'cpu_sys_per_join'],
+] as const;
+
+/** Bytes of one `node-raw` message (about a pg join on the wire). */
+const RAW_BYTES = 100;
 
 /** A number from erl (integral floats decode as {@link Float}). */
 function num(t: Term): number {
@@ -76,10 +103,64 @@ function percentile(sorted: readonly number[], p: number): number {
 
 // ---- TS ----
 
-async function startTsPeer(name: string, epmdPort: number): Promise<ChildProcess> {
+async function startTsPeer(
+  name: string,
+  epmdPort: number,
+): Promise<{ child: ChildProcess; rawPort: number }> {
   // PG_BENCH_PEER_ARGS: extra node flags for the peers (e.g. `--cpu-prof` when profiling).
   const extra = process.env.PG_BENCH_PEER_ARGS?.split(' ').filter((x) => x.length > 0) ?? [];
-  return (await startPeerScript(peerScript, [name, COOKIE, String(epmdPort)], extra)).child;
+  const { child, ready } = await startPeerScript(peerScript, [name, COOKIE, String(epmdPort)], extra);
+  return { child, rawPort: Number(ready) };
+}
+
+/**
+ * `node-raw`: WARMUP + SAMPLES fan-outs of RAW_BYTES to the peers' plain TCP echoes, each waited
+ * for until every echo is back; samples after the warm-up, and the CPU of `pids` over them.
+ */
+async function rawFanout(
+  ports: readonly number[],
+  pids: readonly number[],
+): Promise<{ samples: number[]; cpu: CpuTime }> {
+  const sockets: Socket[] = [];
+  try {
+    for (const port of ports) {
+      const s = connect({ host: '127.0.0.1', port, noDelay: true });
+      sockets.push(s);
+      await new Promise<void>((resolve, reject) => {
+        s.once('connect', resolve);
+        s.once('error', reject);
+      });
+    }
+    const msg = Buffer.alloc(RAW_BYTES, 1);
+    let waiting = 0;
+    let wake: (() => void) | undefined;
+    for (const s of sockets) {
+      let got = 0;
+      s.on('data', (chunk: Buffer) => {
+        got += chunk.length;
+        while (got >= RAW_BYTES) {
+          got -= RAW_BYTES;
+          if (--waiting === 0) wake?.();
+        }
+      });
+    }
+    const samples: number[] = [];
+    let cpu0 = processCpu(pids);
+    for (let k = 0; k < WARMUP + SAMPLES; k++) {
+      if (k === WARMUP) cpu0 = processCpu(pids);
+      const t0 = performance.now();
+      const back = new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      waiting = sockets.length;
+      for (const s of sockets) s.write(msg);
+      await back;
+      if (k >= WARMUP) samples.push((performance.now() - t0) * 1000);
+    }
+    return { samples, cpu: cpuBetween(cpu0, processCpu(pids)) };
+  } finally {
+    for (const s of sockets) s.destroy();
+  }
 }
 
 /** Waits for `n` acknowledgements `{seen, action, group}`. */
@@ -89,7 +170,12 @@ async function waitSeen(self: ProcessContext, action: Atom, group: Atom, n: numb
   for (let i = 0; i < n; i++) await self.receive({ match, timeoutMs: 10_000 });
 }
 
-async function tsDriver(node: Node, self: ProcessContext, peers: readonly string[]): Promise<Figures> {
+async function tsDriver(
+  node: Node,
+  self: ProcessContext,
+  peers: readonly string[],
+  pids: readonly number[],
+): Promise<Figures> {
   const g = node.groups;
   const n = peers.length;
   for (const p of peers) self.send([A.pgBench, atom(p)], new Tuple([A.watch, self.pid]));
@@ -102,7 +188,9 @@ async function tsDriver(node: Node, self: ProcessContext, peers: readonly string
   await waitSeen(self, A.leave, A.mark, n);
 
   const propagation: number[] = [];
+  let cpu0 = processCpu(pids);
   for (let k = 0; k < WARMUP + SAMPLES; k++) {
+    if (k === WARMUP) cpu0 = processCpu(pids);
     const t0 = performance.now();
     g.join(A.prop, self.pid);
     await waitSeen(self, A.join, A.prop, n);
@@ -111,6 +199,7 @@ async function tsDriver(node: Node, self: ProcessContext, peers: readonly string
     g.leave(A.prop, self.pid);
     await waitSeen(self, A.leave, A.prop, n);
   }
+  const cpu = cpuBetween(cpu0, processCpu(pids));
 
   let joinLeave = 0;
   for (let run = 0; run < 2; run++) {
@@ -170,12 +259,13 @@ async function tsDriver(node: Node, self: ProcessContext, peers: readonly string
     await self.receive({ match: isPong });
     if (k >= WARMUP) rtt.push((performance.now() - t0) * 1000);
   }
-  return { propagation, joinLeave, broadcast, rtt };
+  return { propagation, joinLeave, broadcast, rtt, cpu };
 }
 
 async function runTs(epmdPort: number): Promise<Figures> {
   const names = Array.from({ length: NODES - 1 }, (_, i) => `pgbench_ts_${i + 2}@127.0.0.1`);
   const children: ChildProcess[] = [];
+  const rawPorts: number[] = [];
   const node = await Node.start({
     name: 'pgbench_ts_1@127.0.0.1',
     cookie: COOKIE,
@@ -183,22 +273,30 @@ async function runTs(epmdPort: number): Promise<Figures> {
     epmdPort,
   });
   try {
-    for (const name of names) children.push(await startTsPeer(name, epmdPort));
+    for (const name of names) {
+      const { child, rawPort } = await startTsPeer(name, epmdPort);
+      children.push(child);
+      rawPorts.push(rawPort);
+    }
+    const pids = [process.pid, ...children.map((c) => c.pid ?? -1)];
     node.groups.default;
     for (const name of names) await node.connect(name);
     // The full mesh the BEAM makes by itself (global): every peer connects to the others.
     for (const name of names) {
       node.send([A.pgBench, atom(name)], new Tuple([A.connect, names.filter((x) => x !== name).map(atom)]));
     }
-    return await new Promise<Figures>((resolve, reject) => {
+    // The floor first, on fresh processes (no heap from the pg run to collect meanwhile).
+    const raw = await rawFanout(rawPorts, pids);
+    const figures = await new Promise<Figures>((resolve, reject) => {
       node.spawn(async (self) => {
         try {
-          resolve(await tsDriver(node, self, names));
+          resolve(await tsDriver(node, self, names, pids));
         } catch (e) {
           reject(e);
         }
       });
     });
+    return { ...figures, raw };
   } finally {
     for (const c of children) c.stdin?.end();
     await node.stop();
@@ -251,15 +349,18 @@ async function runErl(epmdPort: number): Promise<Figures> {
       .map((e) => `'${e.name}'`)
       .join(', ');
     const result = (await (nodes[0] as ErlNode).eval(
-      `pg_bench:run([${peers}], ${WARMUP + SAMPLES}, ${JOIN_LEAVES}, ${MEMBERS}, ${ROUNDS})`,
+      `pg_bench:run([${peers}], ${WARMUP}, ${SAMPLES}, ${JOIN_LEAVES}, ${MEMBERS}, ${ROUNDS})`,
       300_000,
     )) as Tuple;
-    const [prop, joinLeave, broadcast, rtt] = result.elements as [Term[], Term, Term, Term[]];
+    const [prop, joinLeave, broadcast, rtt, ticks] = result.elements as [Term[], Term, Term, Term[], Tuple];
+    // Clock ticks of /proc (USER_HZ 100) to microseconds; nanoseconds to microseconds.
+    const [userTicks, sysTicks, ns] = ticks.elements.map(num) as [number, number, number];
     return {
       propagation: prop.slice(WARMUP).map(num),
       joinLeave: num(joinLeave),
       broadcast: num(broadcast),
       rtt: rtt.slice(WARMUP).map(num),
+      cpu: { userUs: userTicks * 10_000, sysUs: sysTicks * 10_000, totalUs: ns / 1000 },
     };
   } finally {
     await stopAllErlNodes();
@@ -303,6 +404,11 @@ export async function main(): Promise<void> {
         value: median(runs[impl].map((f) => f.broadcast)),
         unit: 'msg/s',
       });
+      // CPU of the five processes per join (a sample is a join and a leave); medians over runs.
+      const perJoin = (f: Figures, k: keyof CpuTime): number => f.cpu[k] / (2 * SAMPLES);
+      for (const [k, metric] of CPU_METRICS) {
+        rows.push({ case: c, impl, metric, value: median(runs[impl].map((f) => perJoin(f, k))), unit: 'us' });
+      }
       // Not a pg figure: the transport's own round trip in the same run, to read the others by.
       const rtt = runs[impl].flatMap((f) => f.rtt).sort((a, b) => a - b);
       rows.push({
@@ -312,6 +418,26 @@ export async function main(): Promise<void> {
         value: percentile(rtt, 0.5),
         unit: 'us',
       });
+    }
+    const raws = runs.ts.flatMap((f) => (f.raw === undefined ? [] : [f.raw]));
+    if (raws.length > 0) {
+      const c = 'calibration: bare Node.js fan-out to 4 echo processes (no protocol)';
+      const sorted = raws.flatMap((r) => r.samples).sort((a, b) => a - b);
+      for (const [p, metric] of [
+        [0.5, 'propagation_p50'],
+        [0.99, 'propagation_p99'],
+      ] as const) {
+        rows.push({ case: c, impl: 'node-raw', metric, value: percentile(sorted, p), unit: 'us' });
+      }
+      for (const [k, metric] of CPU_METRICS) {
+        rows.push({
+          case: c,
+          impl: 'node-raw',
+          metric,
+          value: median(raws.map((r) => r.cpu[k] / SAMPLES)),
+          unit: 'us',
+        });
+      }
     }
     if (only === undefined) writeResults('pg', rows, 'erl');
     else console.table(rows);

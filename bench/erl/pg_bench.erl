@@ -7,10 +7,14 @@
 %%   {members, N, Rounds, Driver}  spawn N processes that join group bc, each sends done to
 %%                              Driver after every Rounds messages; answer {ready, node()}
 %%   {ping, From}               answer pong (the calibration round trip)
-%% The driver runs run/5 on the first node and returns
-%%   {PropagationSamplesUs, JoinLeaveOpsPerSec, BroadcastMsgPerSec, RoundTripSamplesUs}.
+%% The driver runs run/6 on the first node and returns
+%%   {PropagationSamplesUs, JoinLeaveOpsPerSec, BroadcastMsgPerSec, RoundTripSamplesUs,
+%%    {UserTicks, SysTicks, TotalNs}}
+%% the CPU time all five nodes spent over the timed propagation samples (the ones after Warmup):
+%% user and system clock ticks (/proc/PID/stat), and nanoseconds on CPU of all their threads
+%% (/proc/PID/task/TID/schedstat), as bench/support/proc-cpu.ts reads them for the TS nodes.
 -module(pg_bench).
--export([start_peer/0, run/5]).
+-export([start_peer/0, run/6]).
 
 start_peer() ->
     Pid = spawn(fun peer_loop/0),
@@ -56,17 +60,45 @@ member(0, Rounds, Driver) -> Driver ! done, member(Rounds, Rounds, Driver);
 member(N, Rounds, Driver) -> receive {bc, _} -> member(N - 1, Rounds, Driver) end.
 
 %% Peers: the other four nodes (already connected, start_peer/0 run there).
-run(Peers, Samples, JoinLeaves, Members, Rounds) ->
+run(Peers, Warmup, Samples, JoinLeaves, Members, Rounds) ->
     NPeers = length(Peers),
     [{pg_bench, P} ! {watch, self()} || P <- Peers],
     [receive {watching, P} -> ok after 10000 -> error({no_watcher, P}) end || P <- Peers],
     %% And every scope knows ours once a marker join comes back from each.
     wait_marker(NPeers),
-    Prop = propagation(Samples, NPeers, []),
+    OsPids = [os:getpid() | [erpc:call(P, os, getpid, []) || P <- Peers]],
+    Prop0 = propagation(Warmup, NPeers, []),
+    Cpu0 = cpu_ticks(OsPids),
+    Prop = Prop0 ++ propagation(Samples, NPeers, []),
+    {U1, S1, N1} = cpu_ticks(OsPids),
+    {U0, S0, N0} = Cpu0,
     JoinLeave = max(join_leave(JoinLeaves, NPeers), join_leave(JoinLeaves, NPeers)),
     Broadcast = broadcast(Peers, Members, Rounds),
-    Rtt = rtt(hd(Peers), Samples, []),
-    {Prop, JoinLeave, Broadcast, Rtt}.
+    Rtt = rtt(hd(Peers), Warmup + Samples, []),
+    {Prop, JoinLeave, Broadcast, Rtt, {U1 - U0, S1 - S0, N1 - N0}}.
+
+%% CPU of these OS processes so far: user and system clock ticks (fields 14 and 15 of stat), and
+%% the nanoseconds every thread has run (the first field of each task's schedstat).
+cpu_ticks(OsPids) ->
+    lists:foldl(
+        fun(P, {U, S, N}) ->
+            {ok, Bin} = file:read_file("/proc/" ++ P ++ "/stat"),
+            [_, Rest] = binary:split(Bin, <<") ">>),
+            Fields = binary:split(Rest, <<" ">>, [global]),
+            {ok, Tids} = file:list_dir("/proc/" ++ P ++ "/task"),
+            {U + binary_to_integer(lists:nth(12, Fields)),
+             S + binary_to_integer(lists:nth(13, Fields)),
+             N + lists:sum([thread_ns(P, T) || T <- Tids])}
+        end,
+        {0, 0, 0},
+        OsPids
+    ).
+
+thread_ns(P, T) ->
+    case file:read_file("/proc/" ++ P ++ "/task/" ++ T ++ "/schedstat") of
+        {ok, B} -> binary_to_integer(hd(binary:split(B, <<" ">>)));
+        {error, _} -> 0
+    end.
 
 %% Calibration: a plain message round trip to one peer's control process.
 rtt(_Peer, 0, Acc) -> lists:reverse(Acc);

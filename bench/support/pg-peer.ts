@@ -9,9 +9,13 @@
  * - `{ping, From}`: answer `pong` (the calibration round trip);
  * - `{connect, [Node]}`: connect to these nodes (the mesh the BEAM makes by itself).
  *
- * Usage: `tsx bench/support/pg-peer.ts <name> <cookie> <epmdPort>`; prints `ready` once it is
- * registered, exits when its stdin closes.
+ * It also runs a plain TCP echo (bytes back as they come, no protocol): the bench's `node-raw`
+ * calibration, what the join fan-out's messages cost Node.js and the kernel before any work.
+ *
+ * Usage: `tsx bench/support/pg-peer.ts <name> <cookie> <epmdPort>`; prints `ready <echoPort>`
+ * once it is registered, exits when its stdin closes.
  */
+import { createServer } from 'node:net';
 import { Node } from '../../src/node/node.ts';
 import { atom, type Pid, type Term, Tuple } from '../../src/term/index.ts';
 import { A } from './pg-atoms.ts';
@@ -69,8 +73,15 @@ node.spawn(
   },
   { name: atom('pg_bench') },
 );
+const raw = createServer({ noDelay: true }, (socket) => {
+  socket.on('data', (chunk) => socket.write(chunk));
+  socket.on('error', () => socket.destroy());
+});
+await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+const rawPort = (raw.address() as { port: number }).port;
 process.stdin.on('end', () => {
+  raw.close();
   void node.stop().then(() => process.exit(0));
 });
 process.stdin.resume();
-console.log('ready');
+console.log(`ready ${rawPort}`);
