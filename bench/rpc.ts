@@ -7,9 +7,10 @@
  * Every node is its own OS process, as the erl nodes are: the TS caller (and the erl->ts callee)
  * runs in this process, the ts->ts callee in a child (bench/support/rpc-peer.ts). Per case: `rtt`,
  * the mean over callers of their time per call (µs), and `throughput`, calls over the run's wall
- * time (calls/s). Each figure is the median of `RUNS` runs (c=1: `RUNS * 3` shorter ones) after a
- * warm-up run; the runs of the four pairs are interleaved (round r runs every pair once), so a
- * change in the host's load falls on all of them. `npx tsx bench/run.ts rpc`.
+ * time (calls/s). Each figure is the median of `RUNS` runs (c=1: `RUNS * 3` shorter ones) after
+ * untimed warm-up runs (WARMUP_CALLS); the runs of the four pairs are interleaved (round r runs
+ * every pair once), so a change in the host's load falls on all of them.
+ * `npx tsx bench/run.ts rpc`.
  */
 import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -35,6 +36,13 @@ function runsFor(c: number): { runs: number; per: number } {
     ? { runs: RUNS * 3, per: Math.max(1, Math.round(CALLS_PER_CALLER / 3)) }
     : { runs: RUNS, per: CALLS_PER_CALLER };
 }
+/**
+ * Calls each pair makes untimed before the timed runs (at least one run), every pair alike. The
+ * TS ends are V8 code that optimises as it runs: measured at c=1 (1,333 calls a run), a TS pair's
+ * round trip fell from 310-490 us over its first run to 120-140 us by its fourth, so one warm-up
+ * run left the timed runs still warming (the BEAM compiles at load). `RPC_BENCH_WARMUP_CALLS`.
+ */
+const WARMUP_CALLS = Number(process.env.RPC_BENCH_WARMUP_CALLS ?? 10_000);
 const COOKIE = 'rpc-bench';
 const here = dirname(fileURLToPath(import.meta.url));
 const erlSource = join(here, 'erl', 'rpc_bench.erl');
@@ -85,8 +93,10 @@ async function erlRun(from: ErlNode, target: string, c: number, per: number): Pr
 async function measureInterleaved(
   cases: readonly { readonly label: string; readonly run: () => Promise<Figures> }[],
   runs: number,
+  warmups: number,
 ): Promise<{ rtt: number; tput: number }[]> {
-  for (const c of cases) await c.run(); // warm-up: connection set up, JIT, caches
+  // Warm-up: connection set up, JIT, caches.
+  for (let w = 0; w < warmups; w++) for (const c of cases) await c.run();
   const rtts: number[][] = cases.map(() => []);
   const tputs: number[][] = cases.map(() => []);
   for (let r = 0; r < runs; r++) {
@@ -151,6 +161,7 @@ export async function main(): Promise<void> {
       const results = await measureInterleaved(
         cases.map(([impl, run]) => ({ label: `${impl} c=${c}`, run })),
         runs,
+        Math.max(1, Math.ceil(WARMUP_CALLS / (per * c))),
       );
       for (const [i, [impl]] of cases.entries()) add(impl, c, results[i]!);
     }
