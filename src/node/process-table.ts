@@ -226,6 +226,11 @@ export class ProcessTable {
     return this.#procs.size;
   }
 
+  /** True once the table is stopped: nothing spawns any more. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
   /**
    * Starts a process running `fn(self)`. It starts after the current synchronous code (the pid is
    * returned first). Returning exits it `normal`; throwing exits it with `{js_error, ...}` (see
@@ -298,6 +303,56 @@ export class ProcessTable {
       this.#runScheduled = true;
       if (ambient === undefined) this.#scheduler.queue(this.#startQueued);
       else withoutCorrelation(() => this.#scheduler.queue(this.#startQueued));
+    }
+    return pid;
+  }
+
+  /**
+   * A process that exits with `reason` before it runs any code, as `spawn` with these `link` and
+   * `monitor` options followed at once by an exit would give, without a process to start, schedule and
+   * tear down: a new pid (from the same counter, so not reused before it wraps), then
+   * `announce(pid)`, then the exit signal to the linker and the DOWN to the watcher. For work that
+   * finished while it was being requested (an erpc call to a synchronous function: `announce`
+   * sends the SPAWN_REPLY, which must go before the exit). Throws as `spawn` when the table is
+   * stopped or out of pids.
+   */
+  spawnExited(
+    link: Pid | undefined,
+    monitor: SpawnOptions['monitor'],
+    reason: Term,
+    announce: (pid: Pid) => void,
+  ): Pid {
+    if (this.#stopped) throw new ProcessError('stopped', 'the process table is stopped');
+    // A local linker or watcher gets its side of the link or monitor, as `spawn` gives it, so the
+    // signals below find what they end.
+    const linker = link !== undefined && link.node === this.node ? this.#lookup(link) : undefined;
+    const watcher =
+      monitor !== undefined && monitor.watcher.node === this.node ? this.#lookup(monitor.watcher) : undefined;
+    const number = this.#allocate();
+    const pid = new Pid(this.node, number & 0x7fff, number >>> 15, this.creation);
+    announce(pid);
+    if (link === undefined && monitor === undefined) return pid;
+    if (linker !== undefined) linker.linkMap().set(pidKey(pid), { pid, unlinkId: 0n });
+    if (watcher !== undefined && monitor !== undefined) {
+      watcher.monitorMap().set({ ref: monitor.ref, pid, name: undefined, node: this.node, alias: undefined });
+    }
+    const signal = (): void => {
+      if (link !== undefined) this.#route(link, { kind: 'exit', from: pid, reason, link: true });
+      if (monitor !== undefined)
+        this.#route(monitor.watcher, { kind: 'down', from: pid, ref: monitor.ref, reason });
+    };
+    if (this.#draining) {
+      signal();
+      return pid;
+    }
+    this.#draining = true;
+    try {
+      signal();
+      this.#drain();
+    } finally {
+      this.#draining = false;
+      this.#queueProcs.length = 0;
+      this.#queueSignals.length = 0;
     }
     return pid;
   }

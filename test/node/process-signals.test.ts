@@ -712,3 +712,53 @@ function equalTuple(x: Term | undefined, y: Tuple): boolean {
     return e === f;
   });
 }
+
+describe('spawnExited: a process born exited (an erpc call to a synchronous function)', () => {
+  it('announces its pid first, then sends the exit signal to the linker and the DOWN to the watcher', () => {
+    const { table, remote } = setup();
+    const linker = remotePid(1);
+    const watcher = remotePid(2);
+    const ref = remoteRef(9);
+    let sentAtAnnounce = -1;
+    const pid = table.spawnExited(linker, { watcher, ref }, boom, () => {
+      sentAtAnnounce = remote.sent.length;
+    });
+    expect(sentAtAnnounce).toBe(0);
+    expect(pid.node).toBe(NODE);
+    expect(table.isAlive(pid)).toBe(false);
+    expect(remote.sent.map((s) => [s.to, s.signal])).toEqual([
+      [linker, { kind: 'exit', from: pid, reason: boom, link: true }],
+      [watcher, { kind: 'down', from: pid, ref, reason: boom }],
+    ]);
+  });
+
+  it('tells local processes as a real exit would, and its pid is never handed out again', async () => {
+    const { table } = setup();
+    const trapper = await probe(table, { trapExit: true });
+    const watcher = await probe(table);
+    const ref = new Reference(NODE, 7, [1, 2, 3]);
+    const pid = table.spawnExited(trapper.pid, { watcher: watcher.pid, ref }, boom, () => {});
+    expect(await trapper.self.receive({ timeoutMs: 1000 })).toEqual(t(EXIT, pid, boom));
+    expect(await watcher.self.receive({ timeoutMs: 1000 })).toEqual(t(DOWN, ref, a('process'), pid, boom));
+    const next = await probe(table);
+    const quiet = table.spawnExited(undefined, undefined, atoms.normal, () => {});
+    expect(new Set([pid, next.pid, quiet].map(String)).size).toBe(3);
+    // A late monitor of it is answered noproc, as for any process that is gone.
+    const late = watcher.self.monitor(pid);
+    expect(await watcher.self.receive({ match: isDown(late), timeoutMs: 1000 })).toEqual(
+      t(DOWN, late, a('process'), pid, atoms.noproc),
+    );
+  });
+
+  it('throws as spawn does once the table is stopped, before announcing anything', () => {
+    const { table } = setup();
+    table.stopAll(a('shutdown'));
+    let announced = false;
+    expect(() =>
+      table.spawnExited(remotePid(1), undefined, boom, () => {
+        announced = true;
+      }),
+    ).toThrow(ProcessError);
+    expect(announced).toBe(false);
+  });
+});

@@ -166,6 +166,31 @@ describeErl('rpc interop with erl', () => {
       ),
     ).toBe(atom('normal'));
     expect(probe.recorded.at(-1)).toBe(atom('direct'));
+    // Linked: the exit signal carries the reason, for a function that is done at once (no process
+    // runs on the TS side) and for one that returns a promise (a process holds it).
+    await ev('process_flag(trap_exit, true)');
+    expect(
+      await ev(
+        `P3_# = spawn_link(${T}, fixture, exits, [bye]), receive {'EXIT', P3_#, R3_#} -> R3_# after 5000 -> timeout end`,
+      ),
+    ).toBe(atom('bye'));
+    expect(
+      await ev(
+        `P4_# = spawn_link(${T}, fixture, sleep, [10]), receive {'EXIT', P4_#, R4_#} -> R4_# after 5000 -> timeout end`,
+      ),
+    ).toBe(atom('normal'));
+    expect(
+      await ev(
+        `P5_# = spawn_link(${T}, nomod, nofn, []), receive {'EXIT', P5_#, R5_#} -> element(1, R5_#) after 5000 -> timeout end`,
+      ),
+    ).toBe(atom('undef'));
+    // Its pid is gone for good: a late link is answered noproc.
+    expect(
+      await ev(
+        `P6_# = spawn(${T}, fixture, add, [1, 2]), receive after 50 -> ok end, link(P6_#), receive {'EXIT', P6_#, R6_#} -> R6_# after 5000 -> timeout end`,
+      ),
+    ).toBe(atom('noproc'));
+    await ev('process_flag(trap_exit, false)');
   });
 
   it('erl: rex answers features_request, gen_server calls and the C-node form', async () => {
