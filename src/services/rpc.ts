@@ -108,7 +108,8 @@ interface Pending {
   readonly args: readonly Term[];
   readonly resolve: (value: Term) => void;
   readonly reject: (error: RpcError) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** When it times out (`performance.now()` ms); Infinity for never, or once it has. */
+  deadline: number;
   /** The process the peer created, once SPAWN_REPLY came. */
   pid: Pid | undefined;
   /** Timed out before SPAWN_REPLY: kill the process when it comes. */
@@ -139,6 +140,9 @@ export class Rpc {
   #client: Pid | undefined;
   /** Entries of `#pending` kept only to kill their process when the SPAWN_REPLY comes. */
   #abandoned = 0;
+  /** The timer that times calls out (see `#armSweep`), and the deadline it is armed for. */
+  #sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  #sweepAt = Number.POSITIVE_INFINITY;
 
   /** @internal Made by the node. */
   constructor(host: RpcHost, logger: Logger, options: RpcOptions = {}) {
@@ -387,7 +391,7 @@ export class Rpc {
         args,
         resolve,
         reject,
-        timer: undefined,
+        deadline: timeoutMs <= MAX_TIMER_MS ? performance.now() + timeoutMs : Number.POSITIVE_INFINITY,
         pid: undefined,
         abandoned: false,
       };
@@ -411,14 +415,40 @@ export class Rpc {
         return;
       }
       this.#pending.set(key, p);
-      if (timeoutMs <= MAX_TIMER_MS) {
-        p.timer = setTimeout(() => this.#timeout(key, p), timeoutMs);
-      }
+      if (p.deadline < this.#sweepAt) this.#armSweep(p.deadline);
     });
   }
 
+  /**
+   * One timer for every call in flight, armed for the earliest deadline, instead of one per call:
+   * a call that ends leaves it be, so a steady stream of calls arms it about once per timeout,
+   * not twice per call (at one call at a time, Node created and dropped a timer list per call).
+   * Unref'd: a call in flight keeps the process up through its connection, as before.
+   */
+  #armSweep(at: number): void {
+    if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
+    this.#sweepAt = at;
+    this.#sweepTimer = setTimeout(this.#sweep, Math.max(0, Math.ceil(at - performance.now())));
+    this.#sweepTimer.unref();
+  }
+
+  /** Times out the calls past their deadline; arms the timer for the next one. */
+  readonly #sweep = (): void => {
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    const due: Pending[] = [];
+    for (const p of this.#pending.values()) {
+      if (p.deadline <= now) due.push(p);
+      else if (p.deadline < next) next = p.deadline;
+    }
+    for (const p of due) this.#timeout(refNumber(p.reqId), p);
+    if (next !== Number.POSITIVE_INFINITY) this.#armSweep(next);
+  };
+
   #timeout(key: number | string, p: Pending): void {
-    p.timer = undefined;
+    p.deadline = Number.POSITIVE_INFINITY;
     if (this.#pending.get(key) !== p) return;
     if (p.pid === undefined) {
       // Keep the entry: its SPAWN_REPLY will come, and the process it names must be told. Past the
@@ -490,8 +520,7 @@ export class Rpc {
   }
 
   #finish(p: Pending, result: Term | RpcError): void {
-    if (p.timer !== undefined) clearTimeout(p.timer);
-    p.timer = undefined;
+    p.deadline = Number.POSITIVE_INFINITY;
     if (result instanceof RpcError) p.reject(result);
     else p.resolve(result);
   }

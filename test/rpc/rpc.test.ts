@@ -203,6 +203,36 @@ describe('rpc between TS nodes', () => {
     expect(a.rpc.pendingCalls).toBe(0);
   });
 
+  it('times out each call at its own deadline, whatever the order they were made in', async () => {
+    const { a, b } = await pair();
+    await a.rpc.call(b.name, F, 'add', [1, 1]); // connected
+    const t0 = performance.now();
+    const settled = (timeoutMs: number, sleepMs: number): Promise<{ code: string; ms: number }> =>
+      a.rpc.call(b.name, F, 'sleep', [sleepMs], { timeoutMs }).then(
+        () => ({ code: 'ok', ms: performance.now() - t0 }),
+        (e: RpcError) => ({ code: e.code, ms: performance.now() - t0 }),
+      );
+    // A long deadline first (the timer is armed for it), then shorter ones that must re-arm it, one
+    // that ends in time in between, and one made after the others.
+    const long = settled(400, 1000);
+    const short = settled(60, 1000);
+    const quick = settled(5000, 10);
+    const middle = settled(150, 1000);
+    const late = settled(100, 1000);
+    const r = await Promise.all([long, short, quick, middle, late]);
+    expect(r.map((x) => x.code)).toEqual(['timeout', 'timeout', 'ok', 'timeout', 'timeout']);
+    const [tLong, tShort, , tMiddle, tLate] = r.map((x) => x.ms) as [number, number, number, number, number];
+    expect(tShort).toBeGreaterThanOrEqual(60);
+    expect(tLate).toBeGreaterThanOrEqual(100);
+    expect(tMiddle).toBeGreaterThanOrEqual(150);
+    expect(tLong).toBeGreaterThanOrEqual(400);
+    // In deadline order, and none waits for another's deadline.
+    expect(tShort).toBeLessThan(tMiddle);
+    expect(tLate).toBeLessThan(tLong);
+    expect(tMiddle).toBeLessThan(tLong);
+    expect(a.rpc.pendingCalls).toBe(0);
+  });
+
   it('waits forever with timeoutMs: Infinity', async () => {
     const { a, b } = await pair();
     expect(await a.rpc.call(b.name, F, 'sleep', [20], { timeoutMs: Number.POSITIVE_INFINITY })).toBe(
