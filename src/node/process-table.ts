@@ -336,24 +336,11 @@ export class ProcessTable {
     if (watcher !== undefined && monitor !== undefined) {
       watcher.monitorMap().set({ ref: monitor.ref, pid, name: undefined, node: this.node, alias: undefined });
     }
-    const signal = (): void => {
+    this.#batch(() => {
       if (link !== undefined) this.#route(link, { kind: 'exit', from: pid, reason, link: true });
       if (monitor !== undefined)
         this.#route(monitor.watcher, { kind: 'down', from: pid, ref: monitor.ref, reason });
-    };
-    if (this.#draining) {
-      signal();
-      return pid;
-    }
-    this.#draining = true;
-    try {
-      signal();
-      this.#drain();
-    } finally {
-      this.#draining = false;
-      this.#queueProcs.length = 0;
-      this.#queueSignals.length = 0;
-    }
+    });
     return pid;
   }
 
