@@ -1016,12 +1016,7 @@ function writeSized(b: Buffer, p: number, t: Term): number {
         b[p + 1] = t;
         return p + 2;
       }
-      b[p] = INTEGER_EXT;
-      b[p + 1] = t >>> 24;
-      b[p + 2] = t >>> 16;
-      b[p + 3] = t >>> 8;
-      b[p + 4] = t;
-      return p + 5;
+      return putTagU32(b, p, INTEGER_EXT, t);
     }
     b[p] = NEW_FLOAT_EXT;
     b.writeDoubleBE(t, p + 1);
@@ -1134,12 +1129,7 @@ function writeSizedString(b: Buffer, p: number, s: string): number {
     }
   }
   const n = i === len ? len : (b as unknown as FastBuffer).utf8Write(s, start + 5);
-  b[start] = BINARY_EXT;
-  b[start + 1] = n >>> 24;
-  b[start + 2] = n >>> 16;
-  b[start + 3] = n >>> 8;
-  b[start + 4] = n;
-  return start + 5 + n;
+  return putTagU32(b, start, BINARY_EXT, n) + n;
 }
 
 /**
