@@ -16,7 +16,6 @@
  * `npx tsx bench/run.ts dist`.
  */
 import type { ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Node } from '../src/node/node.ts';
@@ -25,6 +24,7 @@ import { inProcess } from '../test/support/dist-helpers.ts';
 import { startEpmd } from '../test/support/epmd.ts';
 import { type ErlNode, startErlNode, stopAllErlNodes } from '../test/support/erl-node.ts';
 import { startPeerScript } from './support/peer.ts';
+import { connectRaw } from './support/raw-echo.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
 import { median } from './support/stats.ts';
 
@@ -63,11 +63,7 @@ const RAW_BYTES = 90;
  * kernel cost before any protocol work.
  */
 async function rawRtt(port: number): Promise<number> {
-  const socket = connect({ host: '127.0.0.1', port, noDelay: true });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
+  const socket = await connectRaw(port);
   try {
     const msg = Buffer.alloc(RAW_BYTES, 1);
     let got = 0;

@@ -35,7 +35,7 @@
  * `npx tsx bench/run.ts pg`.
  */
 import type { ChildProcess } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Node } from '../src/node/node.ts';
@@ -46,6 +46,7 @@ import { type ErlNode, startErlNode, stopAllErlNodes } from '../test/support/erl
 import { startPeerScript } from './support/peer.ts';
 import { A } from './support/pg-atoms.ts';
 import { type CpuTime, cpuBetween, processCpu } from './support/proc-cpu.ts';
+import { connectRaw } from './support/raw-echo.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
 import { median } from './support/stats.ts';
 
@@ -123,14 +124,7 @@ async function rawFanout(
 ): Promise<{ samples: number[]; cpu: CpuTime }> {
   const sockets: Socket[] = [];
   try {
-    for (const port of ports) {
-      const s = connect({ host: '127.0.0.1', port, noDelay: true });
-      sockets.push(s);
-      await new Promise<void>((resolve, reject) => {
-        s.once('connect', resolve);
-        s.once('error', reject);
-      });
-    }
+    for (const port of ports) sockets.push(await connectRaw(port));
     const msg = Buffer.alloc(RAW_BYTES, 1);
     let waiting = 0;
     let wake: (() => void) | undefined;

@@ -7,9 +7,9 @@
  * Usage: `tsx bench/support/dist-peer.ts <name> <cookie> <epmdPort>`; prints `ready <echoPort>`
  * once it is registered.
  */
-import { createServer } from 'node:net';
 import { Node } from '../../src/node/node.ts';
 import { atom, type Pid, type Term, type Tuple } from '../../src/term/index.ts';
+import { startRawEcho } from './raw-echo.ts';
 
 const [name, cookie, epmdPort] = process.argv.slice(2);
 if (name === undefined || cookie === undefined || epmdPort === undefined) {
@@ -41,12 +41,7 @@ node.spawn(
   },
   { name: atom('bench_echo') },
 );
-const raw = createServer({ noDelay: true }, (socket) => {
-  socket.on('data', (chunk) => socket.write(chunk));
-  socket.on('error', () => socket.destroy());
-});
-await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
-const rawPort = (raw.address() as { port: number }).port;
+const { server: raw, port: rawPort } = await startRawEcho();
 process.stdin.on('end', () => {
   raw.close();
   void node.stop().then(() => process.exit(0));
