@@ -23,6 +23,7 @@ import type { ProcessContext } from '../src/node/process.ts';
 import { ProcessTable } from '../src/node/process-table.ts';
 import type { RemoteSignals } from '../src/node/signals.ts';
 import { atom, type Pid, Tuple } from '../src/term/types.ts';
+import { loaderArgs } from './support/peer.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
 
 const SPAWN_N = 50_000;
@@ -177,7 +178,7 @@ async function runErl(memoryNs: readonly number[], runs: number): Promise<Result
 async function memoryPerProcess(n: number): Promise<number> {
   const stdout = await run(
     process.execPath,
-    ['--expose-gc', '--max-old-space-size=8192', '--import', 'tsx', memoryChild, String(n)],
+    ['--expose-gc', '--max-old-space-size=8192', ...loaderArgs(), memoryChild, String(n)],
     600_000,
   );
   const m = /^RESULT ([\d.]+)$/m.exec(stdout);

@@ -50,6 +50,7 @@ import {
   SEND_TT,
   SPAWN_REPLY,
 } from '../dist/control.ts';
+import { dialTcp } from '../dist/dial.ts';
 import { nodeFlags } from '../dist/flags.ts';
 import type { FrameParser } from '../dist/framing.ts';
 import {
@@ -639,7 +640,8 @@ export class Node extends EventEmitter<NodeEvents> {
   /** TCP connect (then TLS when configured) within the setup timeout. */
   private dial(host: string, port: number, attempt: Attempt): Promise<Socket> {
     return new Promise<Socket>((resolve, reject) => {
-      const raw = tcpConnect({ host, port, noDelay: true });
+      // Plain TCP reads through `onread` (dial.ts); TLS reads through its own layer.
+      const raw = this.tls === undefined ? dialTcp(host, port) : tcpConnect({ host, port, noDelay: true });
       attempt.socket = raw;
       let sock: Socket = raw;
       let settled = false;
