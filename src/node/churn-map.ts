@@ -40,12 +40,20 @@ abstract class Slots<V> {
   protected abstract home(slot: number): number;
   /** Moves slot `from`'s key to slot `to` (the value and order move in {@link removeAt}). */
   protected abstract moveKey(from: number, to: number): void;
-  /** Re-inserts every entry of the old arrays into the fresh ones of twice the capacity. */
+  /**
+   * Re-inserts every entry of the old arrays into the fresh ones of twice the capacity, each with
+   * its own sequence number (so in slot order: no sort, and no lookup, since keys are unique).
+   */
   protected abstract rehash(oldValues: (V | undefined)[], oldSeqs: Float64Array, capacity: number): void;
 
   protected fill(slot: number, value: V): void {
+    this.refill(slot, value, this.#nextSeq++);
+  }
+
+  /** Puts an entry that keeps its insertion sequence `seq` into `slot` (a rehash). */
+  protected refill(slot: number, value: V, seq: number): void {
     this.vals[slot] = value;
-    this.seqs[slot] = this.#nextSeq++;
+    this.seqs[slot] = seq;
     this.count++;
   }
 
@@ -184,8 +192,19 @@ export class ChurnMap<V> extends Slots<V> {
 
   protected rehash(oldValues: (V | undefined)[], oldSeqs: Float64Array, capacity: number): void {
     const oldKeys = this.#keys;
-    this.#keys = new Float64Array(capacity);
-    for (const i of orderOf(oldValues, oldSeqs)) this.set(oldKeys[i] as number, oldValues[i] as V);
+    const keys = new Float64Array(capacity);
+    this.#keys = keys;
+    const values = this.vals;
+    const mask = this.mask;
+    for (let j = 0; j < oldValues.length; j++) {
+      const v = oldValues[j];
+      if (v === undefined) continue;
+      const key = oldKeys[j] as number;
+      let i = hashNumber(key) & mask;
+      while (values[i] !== undefined) i = (i + 1) & mask;
+      keys[i] = key;
+      this.refill(i, v, oldSeqs[j] as number);
+    }
   }
 }
 
@@ -259,12 +278,24 @@ export class RefMap<V extends { readonly ref: Reference }> extends Slots<V> {
   }
 
   protected rehash(oldValues: (V | undefined)[], oldSeqs: Float64Array, capacity: number): void {
-    this.#hashes = new Int32Array(capacity);
-    for (const i of orderOf(oldValues, oldSeqs)) this.set(oldValues[i] as V);
+    const oldHashes = this.#hashes;
+    const hashes = new Int32Array(capacity);
+    this.#hashes = hashes;
+    const values = this.vals;
+    const mask = this.mask;
+    for (let j = 0; j < oldValues.length; j++) {
+      const v = oldValues[j];
+      if (v === undefined) continue;
+      const h = oldHashes[j] as number;
+      let i = h & mask;
+      while (values[i] !== undefined) i = (i + 1) & mask;
+      hashes[i] = h;
+      this.refill(i, v, oldSeqs[j] as number);
+    }
   }
 }
 
-/** Occupied slots in insertion order (iteration, and a rehash, which keeps the order). */
+/** Occupied slots in insertion order (for iteration). */
 function orderOf<V>(values: readonly (V | undefined)[], seqs: Float64Array): number[] {
   const slots: number[] = [];
   for (let i = 0; i < values.length; i++) if (values[i] !== undefined) slots.push(i);
