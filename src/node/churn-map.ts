@@ -40,10 +40,7 @@ abstract class Slots<V> {
   protected abstract home(slot: number): number;
   /** Moves slot `from`'s key to slot `to` (the value and order move in {@link removeAt}). */
   protected abstract moveKey(from: number, to: number): void;
-  /**
-   * Re-inserts every entry of the old arrays into the fresh ones of twice the capacity, each with
-   * its own sequence number (so in slot order: no sort, and no lookup, since keys are unique).
-   */
+  /** Re-inserts every entry of the old arrays into the fresh ones of twice the capacity ({@link reinsert}). */
   protected abstract rehash(oldValues: (V | undefined)[], oldSeqs: Float64Array, capacity: number): void;
 
   protected fill(slot: number, value: V): void {
@@ -91,6 +88,29 @@ abstract class Slots<V> {
     this.rehash(oldValues, oldSeqs, capacity);
     // Garbage now: cleared, so that it keeps nothing alive until it is collected.
     oldValues.fill(undefined);
+  }
+
+  /**
+   * A rehash's loop: puts every entry of the old arrays into the fresh ones, in slot order, each
+   * with its own sequence number (no sort, and no lookup: keys are unique). `hashOf(j)` is the
+   * hash of old slot `j`'s key; `moveKey(j, i)` copies that key to new slot `i`.
+   */
+  protected reinsert(
+    oldValues: readonly (V | undefined)[],
+    oldSeqs: Float64Array,
+    hashOf: (j: number) => number,
+    moveKey: (j: number, i: number) => void,
+  ): void {
+    const values = this.vals;
+    const mask = this.mask;
+    for (let j = 0; j < oldValues.length; j++) {
+      const v = oldValues[j];
+      if (v === undefined) continue;
+      let i = hashOf(j) & mask;
+      while (values[i] !== undefined) i = (i + 1) & mask;
+      moveKey(j, i);
+      this.refill(i, v, oldSeqs[j] as number);
+    }
   }
 
   /** Occupied slots in insertion order. */
@@ -194,17 +214,14 @@ export class ChurnMap<V> extends Slots<V> {
     const oldKeys = this.#keys;
     const keys = new Float64Array(capacity);
     this.#keys = keys;
-    const values = this.vals;
-    const mask = this.mask;
-    for (let j = 0; j < oldValues.length; j++) {
-      const v = oldValues[j];
-      if (v === undefined) continue;
-      const key = oldKeys[j] as number;
-      let i = hashNumber(key) & mask;
-      while (values[i] !== undefined) i = (i + 1) & mask;
-      keys[i] = key;
-      this.refill(i, v, oldSeqs[j] as number);
-    }
+    this.reinsert(
+      oldValues,
+      oldSeqs,
+      (j) => hashNumber(oldKeys[j] as number),
+      (j, i) => {
+        keys[i] = oldKeys[j] as number;
+      },
+    );
   }
 }
 
@@ -281,17 +298,14 @@ export class RefMap<V extends { readonly ref: Reference }> extends Slots<V> {
     const oldHashes = this.#hashes;
     const hashes = new Int32Array(capacity);
     this.#hashes = hashes;
-    const values = this.vals;
-    const mask = this.mask;
-    for (let j = 0; j < oldValues.length; j++) {
-      const v = oldValues[j];
-      if (v === undefined) continue;
-      const h = oldHashes[j] as number;
-      let i = h & mask;
-      while (values[i] !== undefined) i = (i + 1) & mask;
-      hashes[i] = h;
-      this.refill(i, v, oldSeqs[j] as number);
-    }
+    this.reinsert(
+      oldValues,
+      oldSeqs,
+      (j) => oldHashes[j] as number,
+      (j, i) => {
+        hashes[i] = oldHashes[j] as number;
+      },
+    );
   }
 }
 
