@@ -13,7 +13,7 @@
  * Calibration row `node-raw` (ping-pong): the same round trip between the same two Node.js
  * processes through a plain TCP echo (no distribution protocol at all), i.e. the floor Node.js
  * and the kernel set for any TS pair.
- * `npx tsx bench/run.ts dist`.
+ * `npm run bench -- dist`.
  */
 import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';

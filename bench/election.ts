@@ -10,7 +10,7 @@
  * for its cluster), no loss; clocks drift within the configured 1% bound. Every event of every
  * trial runs under the invariant checker; `violations` counts what it found.
  *
- * `npx tsx bench/run.ts election [--trials N] [--seed N]`.
+ * `npm run bench -- election [--trials N] [--seed N]`.
  */
 import { quorum } from '../src/cluster/election/config.ts';
 import { SimElectionCluster } from '../src/cluster/election/simulation.ts';

@@ -12,7 +12,7 @@
  *   (impl `erl`).
  * Registration and whereis run on the first node of the cluster; the heal splits the cluster
  * into {1, 2} and {3, 4, 5}, registers `clash` on nodes 1 and 3, and reconnects 1 to 3.
- * Each figure is the median of RUNS runs after a warm-up. `npx tsx bench/run.ts global`.
+ * Each figure is the median of RUNS runs after a warm-up. `npm run bench -- global`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';

@@ -32,7 +32,7 @@
  * erl and ts runs alternate RUNS times (fresh nodes each time), so a change in the host's load
  * falls on both: percentiles are over the samples of every run, throughputs the median run.
  *
- * `npx tsx bench/run.ts pg`.
+ * `npm run bench -- pg`.
  */
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';

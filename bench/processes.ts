@@ -1,5 +1,5 @@
 /**
- * Processes against the BEAM, in one run (`npx tsx bench/run.ts processes`):
+ * Processes against the BEAM, in one run (`npm run bench -- processes`):
  *
  * - `spawn` (`spawn+exit`, ops/s): a parent spawns N children that each send `child_done` to it
  *   and return; the parent waits for all N messages.

@@ -10,7 +10,7 @@
  * time (calls/s). Each figure is the median of `RUNS` runs (c=1: `RUNS * 3` shorter ones) after
  * untimed warm-up runs (WARMUP_CALLS); the runs of the four pairs are interleaved (round r runs
  * every pair once), so a change in the host's load falls on all of them.
- * `npx tsx bench/run.ts rpc`.
+ * `npm run bench -- rpc`.
  */
 import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';

@@ -11,7 +11,7 @@
  * process), not wall time: time spent waiting for a core that another program holds is not the
  * codec's. Every task is warmed up first, and runs calls in batches of about {@link BATCH_MS}.
  *
- * `npx tsx bench/run.ts term [case ...]` (naming cases measures only those, and writes no results).
+ * `npm run bench -- term [case ...]` (naming cases measures only those, and writes no results).
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
