@@ -50,7 +50,6 @@ import {
   SEND_TT,
   SPAWN_REPLY,
 } from '../dist/control.ts';
-import { dialTcp } from '../dist/dial.ts';
 import { nodeFlags } from '../dist/flags.ts';
 import type { FrameParser } from '../dist/framing.ts';
 import {
@@ -61,6 +60,7 @@ import {
   isNodeName,
 } from '../dist/handshake.ts';
 import { type Logger, silentLogger } from '../dist/logger.ts';
+import { adoptAccepted, dialTcp } from '../dist/onread.ts';
 import { type SetupError, SetupRun } from '../dist/setup.ts';
 import { lookup } from '../epmd/client.ts';
 import { type NodeRegistration, startRegistration } from '../epmd/registration.ts';
@@ -297,7 +297,8 @@ export class Node extends EventEmitter<NodeEvents> {
     if (cookie.length === 0) throw new NodeError('cookie_unreadable', 'the cookie is empty');
     const tls =
       options.tls === undefined ? undefined : { options: options.tls, context: makeContext(options.tls) };
-    const server = createServer({ noDelay: true });
+    // Plain TCP: accepted sockets wait unread until adoptAccepted (onread.ts) takes them.
+    const server = createServer({ noDelay: true, pauseOnConnect: tls === undefined });
     const port = await new Promise<number>((resolve, reject) => {
       server.once('error', (e) =>
         reject(new NodeError('listen_failed', `cannot listen: ${e.message}`, { cause: e })),
@@ -640,7 +641,7 @@ export class Node extends EventEmitter<NodeEvents> {
   /** TCP connect (then TLS when configured) within the setup timeout. */
   private dial(host: string, port: number, attempt: Attempt): Promise<Socket> {
     return new Promise<Socket>((resolve, reject) => {
-      // Plain TCP reads through `onread` (dial.ts); TLS reads through its own layer.
+      // Plain TCP reads through `onread` (onread.ts); TLS reads through its own layer.
       const raw = this.tls === undefined ? dialTcp(host, port) : tcpConnect({ host, port, noDelay: true });
       attempt.socket = raw;
       let sock: Socket = raw;
@@ -711,12 +712,15 @@ export class Node extends EventEmitter<NodeEvents> {
       return;
     }
     socket.setNoDelay(true);
-    const attempt: Attempt = { role: 'acceptor', run: undefined, socket, cancelled: false };
-    this.accepting.add(attempt);
     if (this.tls === undefined) {
-      this.startAcceptor(attempt, socket);
+      const plain = adoptAccepted(socket);
+      const attempt: Attempt = { role: 'acceptor', run: undefined, socket: plain, cancelled: false };
+      this.accepting.add(attempt);
+      this.startAcceptor(attempt, plain);
       return;
     }
+    const attempt: Attempt = { role: 'acceptor', run: undefined, socket, cancelled: false };
+    this.accepting.add(attempt);
     // TLS through a tls.Server (which verifies client certificates); it never listens itself.
     const key = remoteKey(socket);
     this.tlsPending.set(key, attempt);

@@ -1,6 +1,6 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dialTcp, READ_BUFFER_BYTES } from '../../src/dist/dial.ts';
+import { adoptAccepted, dialTcp, READ_BUFFER_BYTES } from '../../src/dist/onread.ts';
 import { until } from '../support/dist-helpers.ts';
 
 const servers: Server[] = [];
@@ -81,5 +81,78 @@ describe('dialTcp', () => {
     sockets.push(refused);
     const err = await new Promise<NodeJS.ErrnoException>((r) => refused.once('error', r));
     expect(err.code).toBe('ECONNREFUSED');
+  });
+});
+
+/** A server whose accepted sockets are adopted; resolves its port and hands each adopted socket to `onSocket`. */
+async function adoptingServer(onSocket: (adopted: Socket, original: Socket) => void): Promise<number> {
+  const server = createServer({ noDelay: true, pauseOnConnect: true }, (original) => {
+    const adopted = adoptAccepted(original);
+    sockets.push(adopted);
+    onSocket(adopted, original);
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as { port: number }).port;
+}
+
+describe('adoptAccepted', () => {
+  it('takes the accepted handle on this Node.js (no silent fallback) and reads every byte intact', async () => {
+    let adoptedOk = false;
+    const got: Buffer[] = [];
+    const port = await adoptingServer((adopted, original) => {
+      adoptedOk = adopted !== original && adopted instanceof Socket && !adopted.destroyed;
+      adopted.on('data', (c: Buffer) => got.push(c));
+    });
+    const client = connect({ host: '127.0.0.1', port, noDelay: true });
+    sockets.push(client);
+    await new Promise((r) => client.once('connect', r));
+    const chunks = Array.from({ length: 200 }, (_, i) => Buffer.alloc(1 + ((i * 53) % 400), (i * 3) & 0xff));
+    for (const c of chunks) {
+      client.write(c);
+      await new Promise((r) => setImmediate(r));
+    }
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    await until(() => got.reduce((n, c) => n + c.length, 0) === total, 10_000);
+    expect(adoptedOk).toBe(true);
+    expect(Buffer.concat(got).equals(Buffer.concat(chunks))).toBe(true);
+  });
+
+  it('writes, reports the peer address, ends and closes as the plain socket would', async () => {
+    let server: Socket | undefined;
+    const port = await adoptingServer((adopted) => {
+      server = adopted;
+      adopted.on('data', (c: Buffer) => adopted.write(Buffer.concat([Buffer.from('echo:'), c])));
+    });
+    const client = connect({ host: '127.0.0.1', port, noDelay: true });
+    sockets.push(client);
+    const back: Buffer[] = [];
+    client.on('data', (c: Buffer) => back.push(c));
+    await new Promise((r) => client.once('connect', r));
+    client.write('hello');
+    await until(() => Buffer.concat(back).toString() === 'echo:hello', 10_000);
+    expect(server!.remoteAddress).toBe('127.0.0.1');
+    expect(server!.remotePort).toBe(client.localPort);
+    let ended = false;
+    let closed = false;
+    server!.on('end', () => {
+      ended = true;
+    });
+    server!.on('close', () => {
+      closed = true;
+    });
+    client.end();
+    await until(() => ended && closed, 10_000);
+  });
+
+  it('falls back to the socket itself, resumed, when there is no handle to take', () => {
+    const bare = new Socket();
+    let resumed = false;
+    bare.resume = () => {
+      resumed = true;
+      return bare;
+    };
+    expect(adoptAccepted(bare)).toBe(bare);
+    expect(resumed).toBe(true);
   });
 });
