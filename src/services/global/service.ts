@@ -121,7 +121,10 @@ export class GlobalService {
   readonly #watchRefs = new Map<string, Pid>();
   /** Monitors the core dropped with `linger` (lock holders), kept for its next `watch`; oldest first. */
   readonly #lingering = new Map<string, Reference>();
-  readonly #timers = new Map<number, ReturnType<typeof setTimeout>>();
+  readonly #timers = new Map<
+    number,
+    { readonly timeout?: ReturnType<typeof setTimeout>; readonly immediate?: ReturnType<typeof setImmediate> }
+  >();
   readonly #ops = new Map<number, { resolve(v: Term): void; reject(e: unknown): void }>();
   readonly #handlers = new TermKeyMap<{ readonly pid: Pid; readonly fn: ResolveFunction }>();
   #nextOp = 1;
@@ -434,17 +437,25 @@ export class GlobalService {
         return;
       }
       case 'timer': {
-        const h = setTimeout(() => {
+        const fire = (): void => {
           this.#timers.delete(o.id);
           this.#event({ kind: 'timeout', id: o.id });
-        }, o.ms);
+        };
+        // OTP's `after 0` (the locker just after a sync) fires at once when nothing is queued; Node's
+        // setTimeout(0) waits at least 1 ms, so a zero wait runs after this turn's I/O instead.
+        if (o.ms <= 0) {
+          this.#timers.set(o.id, { immediate: setImmediate(fire) });
+          return;
+        }
+        const h = setTimeout(fire, o.ms);
         h.unref();
-        this.#timers.set(o.id, h);
+        this.#timers.set(o.id, { timeout: h });
         return;
       }
       case 'cancel_timer': {
         const h = this.#timers.get(o.id);
-        if (h !== undefined) clearTimeout(h);
+        if (h?.timeout !== undefined) clearTimeout(h.timeout);
+        if (h?.immediate !== undefined) clearImmediate(h.immediate);
         this.#timers.delete(o.id);
         return;
       }
@@ -519,7 +530,10 @@ export class GlobalService {
   #stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    for (const h of this.#timers.values()) clearTimeout(h);
+    for (const h of this.#timers.values()) {
+      if (h.timeout !== undefined) clearTimeout(h.timeout);
+      if (h.immediate !== undefined) clearImmediate(h.immediate);
+    }
     this.#timers.clear();
     const ops = [...this.#ops.values()];
     this.#ops.clear();
