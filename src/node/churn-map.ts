@@ -27,30 +27,35 @@ import { sameRef } from './signals.ts';
 // Small: a process's monitors live in one of these.
 const MIN_CAPACITY = 8;
 
-/** Slots and their insertion order: what both maps share. */
-abstract class Slots<V> {
+/**
+ * Slots, their keys and their insertion order: what both maps share. `slotKeys` holds each slot's
+ * key as a number (ChurnMap: the key itself; RefMap: the reference's hash), and `hashOf` turns
+ * such a number into the hash its probe starts from.
+ */
+abstract class Slots<V, K extends Float64Array | Int32Array> {
   protected vals: (V | undefined)[] = new Array<V | undefined>(MIN_CAPACITY).fill(undefined);
   /** Insertion sequence of each slot, for iteration in insertion order. */
   protected seqs: Float64Array = new Float64Array(MIN_CAPACITY);
+  protected abstract slotKeys: K;
   protected mask: number = MIN_CAPACITY - 1;
   protected count: number = 0;
   #nextSeq = 0;
 
-  /** The slot a key's probe starts at. */
-  protected abstract home(slot: number): number;
-  /** Moves slot `from`'s key to slot `to` (the value and order move in {@link removeAt}). */
-  protected abstract moveKey(from: number, to: number): void;
-  /** Re-inserts every entry of the old arrays into the fresh ones of twice the capacity ({@link reinsert}). */
-  protected abstract rehash(oldValues: (V | undefined)[], oldSeqs: Float64Array, capacity: number): void;
+  /** The hash a probe for the key stored as `key` starts from. */
+  protected abstract hashOf(key: number): number;
+  /** A fresh key array of `capacity` slots. */
+  protected abstract newKeys(capacity: number): K;
 
-  protected fill(slot: number, value: V): void {
-    this.refill(slot, value, this.#nextSeq++);
-  }
-
-  /** Puts an entry that keeps its insertion sequence `seq` into `slot` (a rehash). */
-  protected refill(slot: number, value: V, seq: number): void {
-    this.vals[slot] = value;
-    this.seqs[slot] = seq;
+  /** Adds `value` under `key` (absent: the caller has looked), `h` being `hashOf(key)`. */
+  protected insert(h: number, key: number, value: V): void {
+    this.reserve();
+    const values = this.vals;
+    const mask = this.mask;
+    let i = h & mask;
+    while (values[i] !== undefined) i = (i + 1) & mask;
+    this.slotKeys[i] = key;
+    values[i] = value;
+    this.seqs[i] = this.#nextSeq++;
     this.count++;
   }
 
@@ -58,14 +63,15 @@ abstract class Slots<V> {
   protected removeAt(slot: number): void {
     const values = this.vals;
     const seqs = this.seqs;
+    const keys = this.slotKeys;
     const mask = this.mask;
     let hole = slot;
     for (let j = (slot + 1) & mask; values[j] !== undefined; j = (j + 1) & mask) {
-      const home = this.home(j);
+      const home = this.hashOf(keys[j] as number) & mask;
       // The entry at j may fill the hole unless its home lies cyclically in (hole, j].
       const between = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (!between) {
-        this.moveKey(j, hole);
+        keys[hole] = keys[j] as number;
         values[hole] = values[j];
         seqs[hole] = seqs[j] as number;
         hole = j;
@@ -75,53 +81,52 @@ abstract class Slots<V> {
     this.count--;
   }
 
-  /** Doubles the capacity when one more entry would make it more than half full. */
+  /**
+   * Doubles the capacity when one more entry would make it more than half full. Every entry
+   * moves to the fresh arrays in slot order with its own key and sequence number (keys are
+   * unique: no lookup, and no sort to keep the insertion order).
+   */
   protected reserve(): void {
     if (2 * (this.count + 1) <= this.vals.length) return;
     const oldValues = this.vals;
     const oldSeqs = this.seqs;
+    const oldKeys = this.slotKeys;
     const capacity = oldValues.length * 2;
-    this.vals = new Array<V | undefined>(capacity).fill(undefined);
-    this.seqs = new Float64Array(capacity);
-    this.mask = capacity - 1;
-    this.count = 0;
-    this.rehash(oldValues, oldSeqs, capacity);
+    const values = new Array<V | undefined>(capacity).fill(undefined);
+    const seqs = new Float64Array(capacity);
+    const keys = this.newKeys(capacity);
+    const mask = capacity - 1;
+    for (let j = 0; j < oldValues.length; j++) {
+      const v = oldValues[j];
+      if (v === undefined) continue;
+      const key = oldKeys[j] as number;
+      let i = this.hashOf(key) & mask;
+      while (values[i] !== undefined) i = (i + 1) & mask;
+      keys[i] = key;
+      values[i] = v;
+      seqs[i] = oldSeqs[j] as number;
+    }
+    this.vals = values;
+    this.seqs = seqs;
+    this.slotKeys = keys;
+    this.mask = mask;
     // Garbage now: cleared, so that it keeps nothing alive until it is collected.
     oldValues.fill(undefined);
   }
 
-  /**
-   * A rehash's loop: puts every entry of the old arrays into the fresh ones, in slot order, each
-   * with its own sequence number (no sort, and no lookup: keys are unique). `hashOf(j)` is the
-   * hash of old slot `j`'s key; `moveKey(j, i)` copies that key to new slot `i`.
-   */
-  protected reinsert(
-    oldValues: readonly (V | undefined)[],
-    oldSeqs: Float64Array,
-    hashOf: (j: number) => number,
-    moveKey: (j: number, i: number) => void,
-  ): void {
-    const values = this.vals;
-    const mask = this.mask;
-    for (let j = 0; j < oldValues.length; j++) {
-      const v = oldValues[j];
-      if (v === undefined) continue;
-      let i = hashOf(j) & mask;
-      while (values[i] !== undefined) i = (i + 1) & mask;
-      moveKey(j, i);
-      this.refill(i, v, oldSeqs[j] as number);
-    }
-  }
-
   /** Occupied slots in insertion order. */
   protected ordered(): number[] {
-    return orderOf(this.vals, this.seqs);
+    const slots: number[] = [];
+    const values = this.vals;
+    for (let i = 0; i < values.length; i++) if (values[i] !== undefined) slots.push(i);
+    const seqs = this.seqs;
+    return slots.sort((a, b) => (seqs[a] as number) - (seqs[b] as number));
   }
 }
 
 /** A map from numeric keys (any integral double) to values; see the module comment. */
-export class ChurnMap<V> extends Slots<V> {
-  #keys: Float64Array = new Float64Array(MIN_CAPACITY);
+export class ChurnMap<V> extends Slots<V, Float64Array> {
+  protected slotKeys: Float64Array = new Float64Array(MIN_CAPACITY);
   #other: Map<string, V> | undefined;
 
   /** Entries in the map. */
@@ -153,14 +158,7 @@ export class ChurnMap<V> extends Slots<V> {
       this.vals[found] = value;
       return;
     }
-    this.reserve();
-    const keys = this.#keys;
-    const values = this.vals;
-    const mask = this.mask;
-    let i = hashNumber(key) & mask;
-    while (values[i] !== undefined) i = (i + 1) & mask;
-    keys[i] = key;
-    this.fill(i, value);
+    this.insert(hashNumber(key), key, value);
   }
 
   /** Removes `key`; true if it was there. */
@@ -175,7 +173,7 @@ export class ChurnMap<V> extends Slots<V> {
   /** The entries in insertion order (numeric keys first, then string keys): a copy. */
   entries(): [number | string, V][] {
     const out: [number | string, V][] = this.ordered().map((i) => [
-      this.#keys[i] as number,
+      this.slotKeys[i] as number,
       this.vals[i] as V,
     ]);
     if (this.#other !== undefined) out.push(...this.#other.entries());
@@ -193,7 +191,7 @@ export class ChurnMap<V> extends Slots<V> {
   }
 
   #find(key: number): number {
-    const keys = this.#keys;
+    const keys = this.slotKeys;
     const values = this.vals;
     const mask = this.mask;
     for (let i = hashNumber(key) & mask; values[i] !== undefined; i = (i + 1) & mask) {
@@ -202,32 +200,19 @@ export class ChurnMap<V> extends Slots<V> {
     return -1;
   }
 
-  protected home(slot: number): number {
-    return hashNumber(this.#keys[slot] as number) & this.mask;
+  protected hashOf(key: number): number {
+    return hashNumber(key);
   }
 
-  protected moveKey(from: number, to: number): void {
-    this.#keys[to] = this.#keys[from] as number;
-  }
-
-  protected rehash(oldValues: (V | undefined)[], oldSeqs: Float64Array, capacity: number): void {
-    const oldKeys = this.#keys;
-    const keys = new Float64Array(capacity);
-    this.#keys = keys;
-    this.reinsert(
-      oldValues,
-      oldSeqs,
-      (j) => hashNumber(oldKeys[j] as number),
-      (j, i) => {
-        keys[i] = oldKeys[j] as number;
-      },
-    );
+  protected newKeys(capacity: number): Float64Array {
+    return new Float64Array(capacity);
   }
 }
 
 /** A map from references to values that carry them (`value.ref`); see the module comment. */
-export class RefMap<V extends { readonly ref: Reference }> extends Slots<V> {
-  #hashes: Int32Array = new Int32Array(MIN_CAPACITY);
+export class RefMap<V extends { readonly ref: Reference }> extends Slots<V, Int32Array> {
+  /** Each slot's reference hash. */
+  protected slotKeys: Int32Array = new Int32Array(MIN_CAPACITY);
 
   /** Entries in the map. */
   get size(): number {
@@ -253,13 +238,7 @@ export class RefMap<V extends { readonly ref: Reference }> extends Slots<V> {
       this.vals[found] = value;
       return;
     }
-    this.reserve();
-    const values = this.vals;
-    const mask = this.mask;
-    let i = h & mask;
-    while (values[i] !== undefined) i = (i + 1) & mask;
-    this.#hashes[i] = h;
-    this.fill(i, value);
+    this.insert(h, h, value);
   }
 
   /** Removes the value with this reference; true if there was one. */
@@ -276,7 +255,7 @@ export class RefMap<V extends { readonly ref: Reference }> extends Slots<V> {
   }
 
   #find(ref: Reference, h: number): number {
-    const hashes = this.#hashes;
+    const hashes = this.slotKeys;
     const values = this.vals;
     const mask = this.mask;
     for (let i = h & mask; ; i = (i + 1) & mask) {
@@ -286,34 +265,13 @@ export class RefMap<V extends { readonly ref: Reference }> extends Slots<V> {
     }
   }
 
-  protected home(slot: number): number {
-    return (this.#hashes[slot] as number) & this.mask;
+  protected hashOf(key: number): number {
+    return key;
   }
 
-  protected moveKey(from: number, to: number): void {
-    this.#hashes[to] = this.#hashes[from] as number;
+  protected newKeys(capacity: number): Int32Array {
+    return new Int32Array(capacity);
   }
-
-  protected rehash(oldValues: (V | undefined)[], oldSeqs: Float64Array, capacity: number): void {
-    const oldHashes = this.#hashes;
-    const hashes = new Int32Array(capacity);
-    this.#hashes = hashes;
-    this.reinsert(
-      oldValues,
-      oldSeqs,
-      (j) => oldHashes[j] as number,
-      (j, i) => {
-        hashes[i] = oldHashes[j] as number;
-      },
-    );
-  }
-}
-
-/** Occupied slots in insertion order (for iteration). */
-function orderOf<V>(values: readonly (V | undefined)[], seqs: Float64Array): number[] {
-  const slots: number[] = [];
-  for (let i = 0; i < values.length; i++) if (values[i] !== undefined) slots.push(i);
-  return slots.sort((a, b) => (seqs[a] as number) - (seqs[b] as number));
 }
 
 /** Fibonacci hashing of an integral double (up to 2^53). */
