@@ -712,15 +712,13 @@ export class Node extends EventEmitter<NodeEvents> {
       return;
     }
     socket.setNoDelay(true);
-    if (this.tls === undefined) {
-      const plain = adoptAccepted(socket);
-      const attempt: Attempt = { role: 'acceptor', run: undefined, socket: plain, cancelled: false };
-      this.accepting.add(attempt);
-      this.startAcceptor(attempt, plain);
-      return;
-    }
+    if (this.tls === undefined) socket = adoptAccepted(socket);
     const attempt: Attempt = { role: 'acceptor', run: undefined, socket, cancelled: false };
     this.accepting.add(attempt);
+    if (this.tls === undefined) {
+      this.startAcceptor(attempt, socket);
+      return;
+    }
     // TLS through a tls.Server (which verifies client certificates); it never listens itself.
     const key = remoteKey(socket);
     this.tlsPending.set(key, attempt);

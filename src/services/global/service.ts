@@ -121,10 +121,8 @@ export class GlobalService {
   readonly #watchRefs = new Map<string, Pid>();
   /** Monitors the core dropped with `linger` (lock holders), kept for its next `watch`; oldest first. */
   readonly #lingering = new Map<string, Reference>();
-  readonly #timers = new Map<
-    number,
-    { readonly timeout?: ReturnType<typeof setTimeout>; readonly immediate?: ReturnType<typeof setImmediate> }
-  >();
+  /** The core's timers, by id: what cancels each. */
+  readonly #timers = new Map<number, () => void>();
   readonly #ops = new Map<number, { resolve(v: Term): void; reject(e: unknown): void }>();
   readonly #handlers = new TermKeyMap<{ readonly pid: Pid; readonly fn: ResolveFunction }>();
   #nextOp = 1;
@@ -444,18 +442,17 @@ export class GlobalService {
         // OTP's `after 0` (the locker just after a sync) fires at once when nothing is queued; Node's
         // setTimeout(0) waits at least 1 ms, so a zero wait runs after this turn's I/O instead.
         if (o.ms <= 0) {
-          this.#timers.set(o.id, { immediate: setImmediate(fire) });
+          const h = setImmediate(fire);
+          this.#timers.set(o.id, () => clearImmediate(h));
           return;
         }
         const h = setTimeout(fire, o.ms);
         h.unref();
-        this.#timers.set(o.id, { timeout: h });
+        this.#timers.set(o.id, () => clearTimeout(h));
         return;
       }
       case 'cancel_timer': {
-        const h = this.#timers.get(o.id);
-        if (h?.timeout !== undefined) clearTimeout(h.timeout);
-        if (h?.immediate !== undefined) clearImmediate(h.immediate);
+        this.#timers.get(o.id)?.();
         this.#timers.delete(o.id);
         return;
       }
@@ -530,10 +527,7 @@ export class GlobalService {
   #stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    for (const h of this.#timers.values()) {
-      if (h.timeout !== undefined) clearTimeout(h.timeout);
-      if (h.immediate !== undefined) clearImmediate(h.immediate);
-    }
+    for (const cancel of this.#timers.values()) cancel();
     this.#timers.clear();
     const ops = [...this.#ops.values()];
     this.#ops.clear();
