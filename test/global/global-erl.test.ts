@@ -5,7 +5,7 @@
 import { expect, it } from 'vitest';
 import type { Node } from '../../src/node/node.ts';
 import type { NodeOptions } from '../../src/node/options.ts';
-import { atom, equals, Pid, type Term } from '../../src/term/index.ts';
+import { atom, equals, Pid, type Term, tuple } from '../../src/term/index.ts';
 import { useTestCluster } from '../support/cluster.ts';
 import { until } from '../support/dist-helpers.ts';
 import { describeErl } from '../support/erl.ts';
@@ -230,6 +230,54 @@ describeErl('global with erl', () => {
       'erl holds res2',
     );
     expect(await ts.global.setLock([atom('res2'), atom('shared')], undefined, 0)).toBe(true);
+  });
+
+  it('registrations from TS and erl interleave when an erl node is the boss (our release is pipelined)', async () => {
+    // Node names decide the boss (the greatest): z > b > a. TS registers back to back while erl
+    // registers too; our registrar does not wait for the boss's answer to its del_lock, so the
+    // boss must still have freed our lock before it grants it again, or everyone stalls.
+    const z = await erlNode('z');
+    const b = await erlNode('b');
+    const ts = await tsNode('a');
+    expect(await z.eval(`net_adm:ping('${b.name}')`)).toBe(atom('pong'));
+    await ts.connect(z.name);
+    await until(() => ts.nodes().length === 2, 10_000, 'ts meshed with z and b');
+    expect(await z.eval('global:sync()', 10_000)).toBe(atom('ok'));
+    expect(await b.eval('global:sync()', 10_000)).toBe(atom('ok'));
+    await ts.global.sync();
+    const N = 40;
+    const erlDone = b.eval(
+      `lists:foreach(fun(I) -> yes = global:register_name({erl_n, I}, spawn(fun() -> receive stop -> ok end end)) end, lists:seq(1, ${N})), done`,
+      30_000,
+    );
+    const pids: Pid[] = [];
+    for (let i = 1; i <= N; i++) {
+      const p = tsProc(ts);
+      pids.push(p);
+      expect(await ts.global.register(tuple(atom('ts_n'), i), p)).toBe(true);
+    }
+    expect(await erlDone).toBe(atom('done'));
+    // Every name everywhere, and no lock left behind on any node.
+    expect(
+      await z.eval(`length([x || I <- lists:seq(1, ${N}), is_pid(global:whereis_name({ts_n, I}))])`),
+    ).toBe(N);
+    expect(
+      await b.eval(`length([x || I <- lists:seq(1, ${N}), is_pid(global:whereis_name({ts_n, I}))])`),
+    ).toBe(N);
+    for (let i = 1; i <= N; i++) expect(ts.global.whereis(tuple(atom('erl_n'), i))).toBeInstanceOf(Pid);
+    expect(equals(await z.eval(`global:whereis_name({ts_n, ${N}})`), pids[N - 1]!)).toBe(true);
+    await until(
+      async () => (await z.eval('length(ets:tab2list(global_locks))')) === 0,
+      5000,
+      'z holds no lock',
+    );
+    expect(await b.eval('length(ets:tab2list(global_locks))')).toBe(0);
+    // Unregistration takes the same path.
+    for (let i = 1; i <= N; i++) await ts.global.unregister(tuple(atom('ts_n'), i));
+    expect(
+      await b.eval(`length([x || I <- lists:seq(1, ${N}), is_pid(global:whereis_name({ts_n, I}))])`),
+    ).toBe(0);
+    expect(await z.eval('length(ets:tab2list(global_locks))')).toBe(0);
   });
 
   it('prevents overlapping partitions, then a heal with the same name on both sides leaves one owner everywhere', async () => {

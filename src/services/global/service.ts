@@ -208,6 +208,22 @@ export class GlobalService {
    * as "delete the name everywhere".
    */
   async resolveIt(method: Term, name: Term, pid1: Term, pid2: Term): Promise<Term> {
+    const now = this.#resolveNow(method, name, pid1, pid2);
+    if (now !== undefined) return now;
+    const h = this.#handlers.get(name)!;
+    try {
+      const r = await h.fn(name, pid1 as Pid, pid2 as Pid);
+      return r === 'none' ? G.none : r;
+    } catch (e) {
+      return new Tuple([EXIT, new Tuple([JS_ERROR, e instanceof Error ? e.message : String(e)])]);
+    }
+  }
+
+  /**
+   * {@link resolveIt} where it needs no waiting (a built-in method, a bad argument, an unknown
+   * method, a TS resolver that is not here); `undefined` when this node's TS resolver must run.
+   */
+  #resolveNow(method: Term, name: Term, pid1: Term, pid2: Term): Term | undefined {
     if (!(pid1 instanceof Pid) || !(pid2 instanceof Pid)) return new Tuple([EXIT, atoms.badarg]);
     const builtin = builtinMethod(method);
     if (builtin !== undefined) {
@@ -223,14 +239,9 @@ export class GlobalService {
       const h = this.#handlers.get(name);
       // No resolver here for this owner (registered elsewhere, or since forgotten): OTP's default.
       if (h === undefined || !(equals(h.pid, pid1) || equals(h.pid, pid2))) {
-        return this.resolveIt(randomExit, name, pid1, pid2);
+        return this.#resolveNow(randomExit, name, pid1, pid2);
       }
-      try {
-        const r = await h.fn(name, pid1, pid2);
-        return r === 'none' ? G.none : r;
-      } catch (e) {
-        return new Tuple([EXIT, new Tuple([JS_ERROR, e instanceof Error ? e.message : String(e)])]);
-      }
+      return undefined;
     }
     return new Tuple([EXIT, new Tuple([BADFUN, method])]);
   }
@@ -475,6 +486,14 @@ export class GlobalService {
         return;
       case 'resolve_it': {
         const id = o.id;
+        // Resolved here without waiting: the result goes to the core right after this step, not
+        // a mailbox hop and the writes of this turn later (it is on a heal's critical path).
+        const now =
+          o.node === this.node.atom ? this.#resolveNow(o.method, o.name, o.pid1, o.pid2) : undefined;
+        if (now !== undefined) {
+          this.#feed({ kind: 'resolve_result', id, result: now });
+          return;
+        }
         this.#resolveAt(o.node, o.method, o.name, o.pid1, o.pid2).then(
           (result) => this.#event({ kind: 'resolve_result', id, result }),
           (e: unknown) => {
