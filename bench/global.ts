@@ -5,11 +5,13 @@
  * on one owner; the lockers' wait before they lock, 200 ms to 3 s in OTP, is part of it).
  *
  * Three clusters, in one run, on loopback with a private EPMD:
- * - five TS nodes (impl `ts`: this process and four child processes, bench/support/global-peer.ts,
- *   so that, like the erl nodes, each node is its own OS process) against five erl nodes (the
- *   BEAM baseline, running bench/erl/global_bench.erl);
+ * - five TS nodes (impl `ts`, each a child process running bench/support/global-peer.ts) against
+ *   five erl nodes (the BEAM baseline, running bench/erl/global_bench.erl);
  * - `2 ts + 3 erl`: a mixed cluster, measured from a TS node (impl `ts`) and from an erl node
  *   (impl `erl`).
+ * This process only drives the nodes, over their stdin, the same way for both kinds: the timed
+ * loops of registration and whereis run inside the node they measure, and no node shares its
+ * event loop with the driver (which polls every node during a heal).
  * Registration and whereis run on the first node of the cluster; the heal splits the cluster
  * into {1, 2} and {3, 4, 5}, registers `clash` on nodes 1 and 3, and reconnects 1 to 3.
  * Each figure is the median of RUNS runs after a warm-up. `npm run bench -- global`.
@@ -18,11 +20,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Node } from '../src/node/node.ts';
-import { atom, Pid, tuple } from '../src/term/index.ts';
+import { atom, Pid } from '../src/term/index.ts';
 import { inspect } from '../src/term/inspect.ts';
 import { startEpmd } from '../test/support/epmd.ts';
-import { type ErlNode, startErlNode, stopAllErlNodes } from '../test/support/erl-node.ts';
+import { startErlNode, stopAllErlNodes } from '../test/support/erl-node.ts';
+import { loaderArgs } from './support/peer.ts';
 import { type ResultRow, writeResults } from './support/results.ts';
 import { median } from './support/stats.ts';
 
@@ -48,6 +50,10 @@ interface Member {
   register(name: string): Promise<boolean>;
   unregister(name: string): Promise<void>;
   owner(name: string): Promise<string>;
+  /** Registers REGISTERS fresh names `{r<round>, I}` one after the other inside the node; us each. */
+  registerLoop(round: number): Promise<number>;
+  /** WHEREIS lookups of `bench_name` inside the node; ops/s. */
+  whereisLoop(): Promise<number>;
 }
 
 async function until(pred: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
@@ -58,42 +64,10 @@ async function until(pred: () => Promise<boolean> | boolean, ms: number, what: s
   }
 }
 
-/** A process that owns a name until it is told `stop` (or killed by a clash). */
-function idle(node: Node): Pid {
-  return node.spawn(async (self) => {
-    await self.receive({ match: (m) => m === atom('stop') });
-  });
-}
-
-/** The measuring TS node, in this process. */
-function localMember(node: Node): Member & { readonly node: Node } {
-  return {
-    name: node.name,
-    kind: 'ts',
-    node,
-    connect: (other) => node.connect(other),
-    isolate: async () => {
-      for (const n of node.nodes()) node.disconnect(n);
-      await until(
-        () => node.nodes().length === 0 && node.global.knownNodes().length === 0,
-        20_000,
-        'isolated',
-      );
-    },
-    peers: () => Promise.resolve(Math.min(node.nodes().length, node.global.knownNodes().length)),
-    sync: () => node.global.sync(),
-    register: (n) => node.global.register(atom(n), idle(node)),
-    unregister: (n) => node.global.unregister(atom(n)),
-    owner: (n) => {
-      const pid = node.global.whereis(atom(n));
-      return Promise.resolve(pid === undefined ? 'undefined' : inspect(pid));
-    },
-  };
-}
-
 /** A TS node in a child process (bench/support/global-peer.ts). */
 async function peerMember(name: string, epmdPort: number, children: ChildProcess[]): Promise<Member> {
-  const child = spawn(process.execPath, ['--import', 'tsx', peerScript, name, COOKIE, String(epmdPort)], {
+  // The loader flags of this process: under `npm run bench`, the peer runs the shipped dist/ code.
+  const child = spawn(process.execPath, [...loaderArgs(), peerScript, name, COOKIE, String(epmdPort)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   children.push(child);
@@ -137,11 +111,13 @@ async function peerMember(name: string, epmdPort: number, children: ChildProcess
     register: async (n) => (await ask('register', n)) === true,
     unregister: async (n) => void (await ask('unregister', n)),
     owner: async (n) => (await ask('owner', n)) as string,
+    registerLoop: async (round) => (await ask('register_loop', `${round} ${REGISTERS}`)) as number,
+    whereisLoop: async () => (await ask('whereis_loop', String(WHEREIS))) as number,
   };
 }
 
 /** An erl node with bench/erl/global_bench.erl loaded. */
-async function erlMember(name: string, epmdPort: number): Promise<Member & { readonly node: ErlNode }> {
+async function erlMember(name: string, epmdPort: number): Promise<Member> {
   const node = await startErlNode({ name, cookie: COOKIE, epmdPort });
   const loaded = await node.eval(
     `{ok, M, Bin} = compile:file("${erlSource}", [binary]), {module, M} = code:load_binary(M, "global_bench.erl", Bin), M`,
@@ -151,7 +127,6 @@ async function erlMember(name: string, epmdPort: number): Promise<Member & { rea
   return {
     name,
     kind: 'erl',
-    node,
     connect: async (other) => void (await node.eval(`true = net_kernel:connect_node('${other}')`)),
     isolate: async () => {
       await node.eval('[erlang:disconnect_node(N) || N <- nodes()], ok');
@@ -166,6 +141,13 @@ async function erlMember(name: string, epmdPort: number): Promise<Member & { rea
       const pid = await node.eval(`global_bench:owner(${n})`);
       return pid instanceof Pid ? inspect(pid) : 'undefined';
     },
+    registerLoop: async (round) =>
+      ((await node.eval(`global_bench:register_loop(r${round}, ${REGISTERS})`, 120_000)) as number) /
+      REGISTERS,
+    whereisLoop: async () => {
+      const us = (await node.eval(`global_bench:whereis_loop(bench_name, ${WHEREIS})`, 120_000)) as number;
+      return WHEREIS / (us / 1e6);
+    },
   };
 }
 
@@ -175,44 +157,6 @@ async function mesh(ms: readonly Member[]): Promise<void> {
   for (const m of ms)
     await until(async () => (await m.peers()) === ms.length - 1, 30_000, `${m.name} meshed`);
   for (const m of ms) await m.sync();
-}
-
-async function registerUs(m: Member & { readonly node: Node | ErlNode }, round: number): Promise<number> {
-  if (!(m.node instanceof Node)) {
-    return (
-      ((await m.node.eval(`global_bench:register_loop(r${round}, ${REGISTERS})`, 120_000)) as number) /
-      REGISTERS
-    );
-  }
-  const node = m.node;
-  const g = node.global;
-  const pids = Array.from({ length: REGISTERS }, () => idle(node));
-  const names = pids.map((_, i) => tuple(atom(`r${round}`), i + 1));
-  const t0 = performance.now();
-  for (let i = 0; i < REGISTERS; i++) {
-    if (!(await g.register(names[i]!, pids[i]!))) throw new Error('register failed');
-  }
-  const us = ((performance.now() - t0) * 1000) / REGISTERS;
-  for (let i = 0; i < REGISTERS; i++) {
-    await g.unregister(names[i]!);
-    node.send(pids[i]!, atom('stop'));
-  }
-  return us;
-}
-
-async function whereisOps(m: Member & { readonly node: Node | ErlNode }): Promise<number> {
-  if (!(m.node instanceof Node)) {
-    const us = (await m.node.eval(`global_bench:whereis_loop(bench_name, ${WHEREIS})`, 120_000)) as number;
-    return WHEREIS / (us / 1e6);
-  }
-  const g = m.node.global;
-  const name = atom('bench_name');
-  let found = 0;
-  const t0 = performance.now();
-  for (let i = 0; i < WHEREIS; i++) if (g.whereis(name) !== undefined) found++;
-  const ms = performance.now() - t0;
-  if (found !== WHEREIS) throw new Error('whereis missed');
-  return WHEREIS / (ms / 1000);
 }
 
 /** Partitions {1, 2} and {3, 4, 5} each register `clash`; ms from reconnecting to agreement. */
@@ -271,38 +215,25 @@ async function measure(label: string, run: (round: number) => Promise<number>, w
 
 export async function main(): Promise<void> {
   const epmd = await startEpmd();
-  const local: Node[] = [];
   const children: ChildProcess[] = [];
   let seq = 0;
-  const ts = async (): Promise<Member & { readonly node: Node }> => {
-    const node = await Node.start({
-      name: `gb_ts${++seq}@127.0.0.1`,
-      cookie: COOKIE,
-      epmd: 'external',
-      epmdPort: epmd.port,
-      hidden: false,
-    });
-    local.push(node);
-    return localMember(node);
-  };
-  const peer = (): Promise<Member> => peerMember(`gb_tsp${++seq}@127.0.0.1`, epmd.port, children);
-  const erl = (): Promise<Member & { readonly node: ErlNode }> =>
-    erlMember(`gb_erl${++seq}@127.0.0.1`, epmd.port);
+  const ts = (): Promise<Member> => peerMember(`gb_ts${++seq}@127.0.0.1`, epmd.port, children);
+  const erl = (): Promise<Member> => erlMember(`gb_erl${++seq}@127.0.0.1`, epmd.port);
   const rows: ResultRow[] = [];
   /** Brings up one cluster, measures it, and takes it down (idle erl nodes would spin meanwhile). */
   const run = async (
     cse: string,
-    make: () => Promise<{ members: Member[]; from: (Member & { readonly node: Node | ErlNode })[] }>,
+    make: () => Promise<{ members: Member[]; from: Member[] }>,
   ): Promise<void> => {
     const { members, from } = await make();
     try {
       await mesh(members);
       for (const m of from) {
         const label = `${cse} from ${m.name}`;
-        const reg = await measure(`register ${label}`, (r) => registerUs(m, r), WARMUP_RUNS);
+        const reg = await measure(`register ${label}`, (r) => m.registerLoop(r), WARMUP_RUNS);
         rows.push({ case: cse, impl: m.kind, metric: 'register', value: reg, unit: 'us' });
         if (!(await m.register('bench_name'))) throw new Error('bench_name not registered');
-        const ops = await measure(`whereis ${label}`, () => whereisOps(m));
+        const ops = await measure(`whereis ${label}`, () => m.whereisLoop());
         rows.push({ case: cse, impl: m.kind, metric: 'whereis', value: ops, unit: 'ops/s' });
         await m.unregister('bench_name');
       }
@@ -311,7 +242,6 @@ export async function main(): Promise<void> {
       const heal = await measure(`heal ${cse} (${impl})`, () => healMs(members), HEAL_WARMUPS);
       rows.push({ case: cse, impl, metric: 'heal', value: heal, unit: 'ms' });
     } finally {
-      await Promise.all(local.splice(0).map((n) => n.stop()));
       for (const c of children.splice(0)) c.kill('SIGKILL');
       await stopAllErlNodes();
     }
@@ -324,20 +254,19 @@ export async function main(): Promise<void> {
       });
     if (CASES.has('ts'))
       await run('5-node cluster', async () => {
-        const first = await ts();
-        return { members: [first, await peer(), await peer(), await peer(), await peer()], from: [first] };
+        const members = [await ts(), await ts(), await ts(), await ts(), await ts()];
+        return { members, from: [members[0]!] };
       });
     if (CASES.has('mixed'))
       await run('5-node cluster, 2 ts + 3 erl', async () => {
         const first = await ts();
         const e = await erl();
-        return { members: [first, await peer(), e, await erl(), await erl()], from: [e, first] };
+        return { members: [first, await ts(), e, await erl(), await erl()], from: [e, first] };
       });
     if (CASES.size === 3) writeResults('global', rows, 'erl');
     else
       for (const r of rows) console.error(`${r.case} ${r.impl} ${r.metric}: ${r.value.toFixed(1)} ${r.unit}`);
   } finally {
-    await Promise.all(local.map((n) => n.stop()));
     for (const c of children) c.kill('SIGKILL');
     await stopAllErlNodes();
     await epmd.stop();

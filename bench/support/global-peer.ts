@@ -1,14 +1,15 @@
 /**
  * A TS node in its own OS process for bench/global.ts, driven over stdin/stdout: one JSON
  * request per line `{"id": N, "cmd": "...", "arg": "..."}`, one JSON answer per line
- * `{"id": N, "result": ...}` (or `"error"`). Prints `ready` once the node is up.
+ * `{"id": N, "result": ...}` (or `"error"`). Prints `ready` once the node is up. The timed loops
+ * (`register_loop`, `whereis_loop`) run here, as bench/erl/global_bench.erl's run in the erl node.
  *
  * `node --import tsx bench/support/global-peer.ts <name> <cookie> <epmdPort>`
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Node } from '../../src/node/node.ts';
-import { atom, type Pid } from '../../src/term/index.ts';
+import { atom, type Pid, tuple } from '../../src/term/index.ts';
 import { inspect } from '../../src/term/inspect.ts';
 
 const [name, cookie, epmdPort] = process.argv.slice(2);
@@ -48,6 +49,34 @@ async function handle(cmd: string, arg: string): Promise<unknown> {
     case 'owner': {
       const pid = node.global.whereis(atom(arg));
       return pid === undefined ? 'undefined' : inspect(pid);
+    }
+    case 'register_loop': {
+      // `<round> <n>`: n fresh names {r<round>, I}, each to a fresh idle process, one after the
+      // other; microseconds per registration. Then unregistered (not timed).
+      const [round, n] = arg.split(' ').map(Number) as [number, number];
+      const pids = Array.from({ length: n }, () => idle());
+      const names = pids.map((_, i) => tuple(atom(`r${round}`), i + 1));
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        if (!(await node.global.register(names[i]!, pids[i]!))) throw new Error('register failed');
+      }
+      const us = ((performance.now() - t0) * 1000) / n;
+      for (let i = 0; i < n; i++) {
+        await node.global.unregister(names[i]!);
+        node.send(pids[i]!, atom('stop'));
+      }
+      return us;
+    }
+    case 'whereis_loop': {
+      // n lookups of bench_name; lookups per second.
+      const n = Number(arg);
+      const name = atom('bench_name');
+      let found = 0;
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) if (node.global.whereis(name) !== undefined) found++;
+      const ms = performance.now() - t0;
+      if (found !== n) throw new Error('whereis missed');
+      return n / (ms / 1000);
     }
     case 'stop':
       await node.stop();
