@@ -148,7 +148,21 @@ export class SetupRun {
     );
   };
 
+  /**
+   * Performs a handshake step's outputs. What one step sends (the acceptor's status and
+   * challenge) leaves in one write: one segment the peer reads in one wake-up, not two.
+   */
   private apply(out: HandshakeOutput): void {
+    const s = this.o.socket;
+    s.cork();
+    try {
+      this.applyCorked(out);
+    } finally {
+      if (s.writableCorked > 0) s.uncork();
+    }
+  }
+
+  private applyCorked(out: HandshakeOutput): void {
     let o = out;
     // A question is answered at once; its answer is another output.
     while (o.question !== undefined && !this.ended) {
