@@ -10,9 +10,12 @@
  * time (calls/s). Each figure is the median of `RUNS` runs (c=1: `RUNS * 3` shorter ones) after
  * untimed warm-up runs (WARMUP_CALLS); the runs of the four pairs are interleaved (round r runs
  * every pair once), so a change in the host's load falls on all of them.
+ * One calibration row at c=1, impl `node-floor`: what any Node.js caller of erl pays per round
+ * trip on this host before protocol work (see {@link floorRun}).
  * `npm run bench -- rpc`.
  */
 import type { ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Node } from '../src/node/node.ts';
@@ -76,6 +79,77 @@ async function tsRun(node: Node, target: string, c: number, per: number): Promis
   const rtts = await Promise.all(Array.from({ length: c }, caller));
   const wallUs = (performance.now() - t0) * 1000;
   return { wallUs, rttUs: rtts.reduce((a, b) => a + b, 0) / c, calls: per * c };
+}
+
+/**
+ * The floor of a Node.js caller for ts->erl at c=1: the SPAWN_REQUEST frame `rpc.call` sends,
+ * captured once and written again byte for byte on the same socket, and the two frames erl
+ * answers with (SPAWN_REPLY, then the DOWN that carries the result) counted, not decoded. No
+ * encoding, no decoding, no promise per call. The request id is the same every time, which erl
+ * accepts (each call's monitor is gone before the next). The connection's own reader is detached
+ * meanwhile (a Node internal: the socket of our Connection).
+ */
+async function floorRun(node: Node, target: string, per: number): Promise<Figures> {
+  await node.rpc.call(target, 'rpc_bench', 'echo', [ARG]);
+  const conn = node.connection(target);
+  if (conn === undefined) throw new Error('no connection');
+  const socket = (conn as unknown as { socket: Socket }).socket;
+  let frame: Buffer | undefined;
+  const write = socket.write;
+  socket.write = ((b: Buffer, ...rest: never[]) => {
+    frame ??= Buffer.from(b);
+    return write.call(socket, b, ...rest);
+  }) as typeof socket.write;
+  await node.rpc.call(target, 'rpc_bench', 'echo', [ARG]);
+  socket.write = write;
+  if (frame === undefined) throw new Error('no request frame seen');
+  const request = frame;
+  const readers = socket.listeners('data') as ((b: Buffer) => void)[];
+  socket.removeAllListeners('data');
+  let need = 0;
+  let inFrame = 0;
+  let header = Buffer.alloc(0);
+  let done: (() => void) | undefined;
+  // 4-byte big-endian length, then the frame; an empty frame is a tick.
+  const count = (chunk: Buffer): void => {
+    let off = 0;
+    while (off < chunk.length) {
+      if (inFrame > 0) {
+        const k = Math.min(inFrame, chunk.length - off);
+        inFrame -= k;
+        off += k;
+        if (inFrame === 0) need--;
+        continue;
+      }
+      const take = Math.min(4 - header.length, chunk.length - off);
+      header = Buffer.concat([header, chunk.subarray(off, off + take)]);
+      off += take;
+      if (header.length < 4) break;
+      inFrame = header.readUInt32BE(0);
+      header = Buffer.alloc(0);
+    }
+    if (need <= 0 && done !== undefined) {
+      const d = done;
+      done = undefined;
+      d();
+    }
+  };
+  socket.on('data', count);
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < per; i++) {
+      need = 2;
+      await new Promise<void>((resolve) => {
+        done = resolve;
+        socket.write(request);
+      });
+    }
+    const us = (performance.now() - t0) * 1000;
+    return { wallUs: us, rttUs: us / per, calls: per };
+  } finally {
+    socket.off('data', count);
+    for (const r of readers) socket.on('data', r);
+  }
 }
 
 async function erlRun(from: ErlNode, target: string, c: number, per: number): Promise<Figures> {
@@ -158,6 +232,7 @@ export async function main(): Promise<void> {
         ['ts->erl', () => tsRun(tsA, e1.name, c, per)],
         ['erl->ts', () => erlRun(e1, tsA.name, c, per)],
       ];
+      if (c === 1) cases.push(['node-floor', () => floorRun(tsA, e1.name, per)]);
       const results = await measureInterleaved(
         cases.map(([impl, run]) => ({ label: `${impl} c=${c}`, run })),
         runs,
