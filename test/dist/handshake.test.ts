@@ -15,29 +15,14 @@ import {
 import {
   digest,
   Handshake,
-  type HandshakeOptions,
   type HandshakeOutput,
   isNodeName,
   statusMessage,
 } from '../../src/dist/handshake.ts';
+import { a, b } from '../support/handshake-peers.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const bytes = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-
-const a: HandshakeOptions = {
-  thisNode: 'a@127.0.0.1',
-  thisFlags: ourFlags(false),
-  thisCreation: 0x11223344,
-  cookie: 'secret',
-  challenge: 1234567890,
-};
-const b: HandshakeOptions = {
-  thisNode: 'b@127.0.0.1',
-  thisFlags: ourFlags(false),
-  thisCreation: 0x55667788,
-  cookie: 'secret',
-  challenge: 0xdeadbeef,
-};
 
 function only(out: HandshakeOutput): Buffer {
   expect(out.error).toBeUndefined();

@@ -5,24 +5,9 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ourFlags } from '../../src/dist/flags.ts';
-import { Handshake, type HandshakeOptions } from '../../src/dist/handshake.ts';
+import { Handshake } from '../../src/dist/handshake.ts';
 import { SetupRun } from '../../src/dist/setup.ts';
-
-const a: HandshakeOptions = {
-  thisNode: 'a@127.0.0.1',
-  thisFlags: ourFlags(false),
-  thisCreation: 0x11223344,
-  cookie: 'secret',
-  challenge: 1234567890,
-};
-const b: HandshakeOptions = {
-  thisNode: 'b@127.0.0.1',
-  thisFlags: ourFlags(false),
-  thisCreation: 0x55667788,
-  cookie: 'secret',
-  challenge: 0xdeadbeef,
-};
+import { a, b } from '../support/handshake-peers.ts';
 
 /** A socket whose writes are collected as segments (corked writes leave together on uncork). */
 class WireSocket extends EventEmitter {
