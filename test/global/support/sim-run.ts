@@ -94,7 +94,7 @@ export interface RunOptions {
   readonly pop?: boolean;
   /** Sees every input and output of every core. */
   readonly trace?: (line: string) => void;
-  /** The core's `batchRegistrations` (default false: OTP's sequence, as a node runs it). */
+  /** The core's `batchRegistrations` (default false: one job per take of the lock, as a node runs it). */
   readonly batch?: boolean;
   /** Registrations sometimes come in bursts of up to three from one node (default false). */
   readonly bursts?: boolean;
