@@ -1458,6 +1458,7 @@ export class GlobalCore implements CallHost, LockerHost {
     });
   }
 
+  /** The registrar is free: the next job, if any. */
   #registrarIdle(): void {
     this.#registrarBusy = false;
     this.#runRegistrar();

@@ -210,6 +210,7 @@ export class GlobalService {
   async resolveIt(method: Term, name: Term, pid1: Term, pid2: Term): Promise<Term> {
     const now = this.#resolveNow(method, name, pid1, pid2);
     if (now !== undefined) return now;
+    // Undefined only when our resolver for one of the two pids is registered here.
     const h = this.#handlers.get(name)!;
     try {
       const r = await h.fn(name, pid1 as Pid, pid2 as Pid);
