@@ -18,6 +18,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FrameParser } from '../src/dist/framing.ts';
 import { Node } from '../src/node/node.ts';
 import { atom, type Term, tuple } from '../src/term/index.ts';
 import { startEpmd } from '../test/support/epmd.ts';
@@ -106,28 +107,13 @@ async function floorRun(node: Node, target: string, per: number): Promise<Figure
   const request = frame;
   const readers = socket.listeners('data') as ((b: Buffer) => void)[];
   socket.removeAllListeners('data');
+  const frames = new FrameParser({ headerBytes: 4 });
   let need = 0;
-  let inFrame = 0;
-  let header = Buffer.alloc(0);
   let done: (() => void) | undefined;
-  // 4-byte big-endian length, then the frame; an empty frame is a tick.
+  // Frames are only split off the stream, not decoded; an empty one is a tick.
   const count = (chunk: Buffer): void => {
-    let off = 0;
-    while (off < chunk.length) {
-      if (inFrame > 0) {
-        const k = Math.min(inFrame, chunk.length - off);
-        inFrame -= k;
-        off += k;
-        if (inFrame === 0) need--;
-        continue;
-      }
-      const take = Math.min(4 - header.length, chunk.length - off);
-      header = Buffer.concat([header, chunk.subarray(off, off + take)]);
-      off += take;
-      if (header.length < 4) break;
-      inFrame = header.readUInt32BE(0);
-      header = Buffer.alloc(0);
-    }
+    frames.push(chunk);
+    for (let f = frames.next(); f !== undefined; f = frames.next()) if (f.length > 0) need--;
     if (need <= 0 && done !== undefined) {
       const d = done;
       done = undefined;

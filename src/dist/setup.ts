@@ -158,7 +158,7 @@ export class SetupRun {
     try {
       this.applyCorked(out);
     } finally {
-      if (s.writableCorked > 0) s.uncork();
+      s.uncork();
     }
   }
 

@@ -87,6 +87,7 @@ import {
   randomSleep,
   setLock,
   setLockOnNodes,
+  splitBoss,
   theBoss,
 } from './locks.ts';
 import {
@@ -1410,7 +1411,7 @@ export class GlobalCore implements CallHost, LockerHost {
     // under our lock, and the boss stays locked until every other node is released, as in OTP.
     // The boss's answer to its `del_lock` is not awaited: our next request to it follows on the
     // same link. Three round trips; every node sees OTP's messages in OTP's order.
-    const { others, boss } = this.#splitBoss(nodes);
+    const { others, boss } = splitBoss(nodes);
     let left = 2;
     const both = (): void => {
       if (--left > 0) return;
@@ -1420,12 +1421,6 @@ export class GlobalCore implements CallHost, LockerHost {
     };
     this.multiCall('registrar', nodes, request, both);
     delLock(this, 'registrar', this.#registrarLock, others, both);
-  }
-
-  /** `nodes` without the boss, and the boss. */
-  #splitBoss(nodes: readonly Atom[]): { others: Atom[]; boss: Atom } {
-    const boss = theBoss(nodes);
-    return { others: nodes.filter((n) => n !== boss), boss };
   }
 
   /** Releases the registrar's lock on the boss, its answer not awaited (see `#registrarNext`). */
@@ -1451,7 +1446,7 @@ export class GlobalCore implements CallHost, LockerHost {
       next();
       return;
     }
-    const { others, boss } = this.#splitBoss(on);
+    const { others, boss } = splitBoss(on);
     delLock(this, 'registrar', this.#registrarLock, others, () => {
       this.#releaseBoss(boss);
       next();

@@ -152,10 +152,14 @@ export function deleteGlobalLock(
     cont();
     return;
   }
-  const boss = theBoss(nodes);
-  const others = [...nodes];
-  others.splice(others.indexOf(boss), 1);
+  const { others, boss } = splitBoss(nodes);
   delLock(h, actor, id, others, () => delLock(h, actor, id, [boss], cont));
+}
+
+/** `nodes` (not empty) without the boss, and the boss: the order of a release, the boss last. */
+export function splitBoss(nodes: readonly Atom[]): { others: Atom[]; boss: Atom } {
+  const boss = theBoss(nodes);
+  return { others: nodes.filter((n) => n !== boss), boss };
 }
 
 /** `random_sleep(Times)` as a core timer. */
