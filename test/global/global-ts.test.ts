@@ -105,6 +105,35 @@ describe('global among TS nodes', () => {
     );
   });
 
+  it("a heal's new_nodes casts leave before the dials of the same step", async () => {
+    // OTP dials from spawned processes (sync_others), so the server's casts go first; a dial's
+    // synchronous part must not delay the names on their way to the third nodes.
+    const [a, b, c, d] = await nodes(4);
+    await b!.connect(a!.name);
+    await d!.connect(c!.name);
+    await meshed([a!, b!]);
+    await meshed([c!, d!]);
+    const events: string[] = [];
+    const toB = a!.connection(b!.name)!;
+    const sendRegistered = toB.sendRegistered.bind(toB);
+    toB.sendRegistered = (from, to, message) => {
+      const inner = message instanceof Tuple ? message.elements[1] : undefined;
+      if (inner instanceof Tuple) events.push(`send ${String(inner.elements[0])}`);
+      sendRegistered(from, to, message);
+    };
+    const connect = a!.connect.bind(a!);
+    a!.connect = (name) => {
+      events.push(`dial ${name}`);
+      return connect(name);
+    };
+    await a!.connect(c!.name);
+    await meshed([a!, b!, c!, d!]);
+    const sent = events.indexOf('send new_nodes');
+    const dialed = events.indexOf(`dial ${d!.name}`);
+    expect(sent).toBeGreaterThanOrEqual(0);
+    expect(dialed).toBeGreaterThan(sent);
+  });
+
   it('random_notify: one owner everywhere; the loser lives and is told', async () => {
     const [a, b] = await nodes(2, 'n');
     const inboxA: Term[] = [];

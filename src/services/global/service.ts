@@ -468,17 +468,13 @@ export class GlobalService {
         this.#timers.delete(o.id);
         return;
       }
-      case 'connect': {
-        const node = o.node;
-        this.node.connect(node.name).then(
-          () => {
-            if (this.#stopped) return;
-            this.#context('server').send([G.global_name_server, node], genCast(inSync(this.node.atom)));
-          },
-          () => this.#event({ kind: 'connect_failed', node }),
-        );
+      case 'connect':
+        // OTP dials from processes it spawns (`sync_others/1`), so the server's casts of the same
+        // step (`new_nodes`, the lock's release) leave first. Dialing here at once would put a
+        // connection set-up's synchronous part (the EPMD socket) ahead of them: measured in the
+        // heal, 0.1-0.4 ms per dial on the path to the last node that learns the names.
+        setImmediate(this.#dial, o.node);
         return;
-      }
       case 'disconnect':
         this.node.disconnect(o.node.name);
         return;
@@ -543,6 +539,18 @@ export class GlobalService {
     if (ctx === undefined) throw new Error(`global: the ${actor} process is not running`);
     return ctx;
   }
+
+  /** `sync_other/2`: connect to `node`, then cast it `in_sync`; `extra_nodedown` if that fails. */
+  readonly #dial = (node: Atom): void => {
+    if (this.#stopped) return;
+    this.node.connect(node.name).then(
+      () => {
+        if (this.#stopped) return;
+        this.#context('server').send([G.global_name_server, node], genCast(inSync(this.node.atom)));
+      },
+      () => this.#event({ kind: 'connect_failed', node }),
+    );
+  };
 
   #stop(): void {
     if (this.#stopped) return;
