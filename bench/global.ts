@@ -14,7 +14,8 @@
  * event loop with the driver (which polls every node during a heal).
  * Registration and whereis run on the first node of the cluster; the heal splits the cluster
  * into {1, 2} and {3, 4, 5}, registers `clash` on nodes 1 and 3, and reconnects 1 to 3.
- * Each figure is the median of RUNS runs after a warm-up. `npm run bench -- global`.
+ * Each figure is the median of RUNS runs after a warm-up (`GLOBAL_BENCH_RUNS`, default 3).
+ * `npm run bench -- global`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -30,7 +31,8 @@ import { median } from './support/stats.ts';
 
 const REGISTERS = Number(process.env.GLOBAL_BENCH_REGISTERS ?? 200);
 const WHEREIS = Number(process.env.GLOBAL_BENCH_WHEREIS ?? 1_000_000);
-const RUNS = 3;
+/** Timed runs of each figure; the median is reported. */
+const RUNS = Number(process.env.GLOBAL_BENCH_RUNS ?? 3);
 /** Which clusters to run (`erl,ts,mixed`; all by default). A partial run does not write results. */
 const CASES = new Set((process.env.GLOBAL_BENCH_CASES ?? 'erl,ts,mixed').split(','));
 const COOKIE = 'global-bench';
