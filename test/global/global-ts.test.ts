@@ -44,6 +44,16 @@ describe('global among TS nodes', () => {
     await Promise.all(all.map((n) => n.global.sync()));
   }
 
+  /** Four nodes as two partitions, each synced: {a, b} and {c, d}. */
+  async function partitions(): Promise<Node[]> {
+    const [a, b, c, d] = await nodes(4);
+    await b!.connect(a!.name);
+    await d!.connect(c!.name);
+    await meshed([a!, b!]);
+    await meshed([c!, d!]);
+    return [a!, b!, c!, d!];
+  }
+
   it('five nodes mesh through one seed; names registered anywhere are seen everywhere', async () => {
     const all = await nodes(5);
     const pids = all.map((n) => proc(n));
@@ -69,11 +79,7 @@ describe('global among TS nodes', () => {
   });
 
   it('a partition heal with the same name on both sides keeps exactly one owner', async () => {
-    const [a, b, c, d] = await nodes(4);
-    await b!.connect(a!.name);
-    await d!.connect(c!.name);
-    await meshed([a!, b!]);
-    await meshed([c!, d!]);
+    const [a, b, c, d] = await partitions();
     const pb = proc(b!);
     const pd = proc(d!);
     const notified: Term[] = [];
@@ -108,11 +114,7 @@ describe('global among TS nodes', () => {
   it("a heal's new_nodes casts leave before the dials of the same step", async () => {
     // OTP dials from spawned processes (sync_others), so the server's casts go first; a dial's
     // synchronous part must not delay the names on their way to the third nodes.
-    const [a, b, c, d] = await nodes(4);
-    await b!.connect(a!.name);
-    await d!.connect(c!.name);
-    await meshed([a!, b!]);
-    await meshed([c!, d!]);
+    const [a, b, c, d] = await partitions();
     const events: string[] = [];
     const toB = a!.connection(b!.name)!;
     const sendRegistered = toB.sendRegistered.bind(toB);
