@@ -182,7 +182,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly atomCache: AtomCache | undefined;
   private readonly fragmentSize: number;
   private readonly decoded: DistMessage = { control: undefined as unknown as Term, payload: undefined };
-  private readonly out = new TermWriter(64 * 1024);
+  /** Starts small and doubles under a burst (then keeps its size): most connections carry little. */
+  private readonly out = new TermWriter(4 * 1024);
   /** Buffers ready to write, in order, ahead of `out`. */
   private readonly queue: Buffer[] = [];
   /** Frame lengths not yet written into `out` (offset, length pairs): patched once per flush, not per message. */

@@ -60,7 +60,7 @@ import {
   isNodeName,
 } from '../dist/handshake.ts';
 import { type Logger, silentLogger } from '../dist/logger.ts';
-import { adoptAccepted, dialTcp } from '../dist/onread.ts';
+import { adoptAccepted, dialTcp, newReadBuffer } from '../dist/onread.ts';
 import { type SetupError, SetupRun } from '../dist/setup.ts';
 import { lookup } from '../epmd/client.ts';
 import { type NodeRegistration, startRegistration } from '../epmd/registration.ts';
@@ -201,6 +201,8 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly randomChallenge: () => number;
   private readonly entries = new Map<string, Entry>();
   private readonly accepting = new Set<Attempt>();
+  /** Where every plain TCP connection of this node reads (onread.ts): each read is copied out at once. */
+  private readonly readBuffer: Buffer = newReadBuffer();
   private allowList: readonly string[] | undefined;
   private readonly hooks = new Map<'spawn_request' | 'spawn_reply', ControlHook>();
   private stopped = false;
@@ -642,7 +644,10 @@ export class Node extends EventEmitter<NodeEvents> {
   private dial(host: string, port: number, attempt: Attempt): Promise<Socket> {
     return new Promise<Socket>((resolve, reject) => {
       // Plain TCP reads through `onread` (onread.ts); TLS reads through its own layer.
-      const raw = this.tls === undefined ? dialTcp(host, port) : tcpConnect({ host, port, noDelay: true });
+      const raw =
+        this.tls === undefined
+          ? dialTcp(host, port, this.readBuffer)
+          : tcpConnect({ host, port, noDelay: true });
       attempt.socket = raw;
       let sock: Socket = raw;
       let settled = false;
@@ -712,7 +717,7 @@ export class Node extends EventEmitter<NodeEvents> {
       return;
     }
     socket.setNoDelay(true);
-    if (this.tls === undefined) socket = adoptAccepted(socket);
+    if (this.tls === undefined) socket = adoptAccepted(socket, this.readBuffer);
     const attempt: Attempt = { role: 'acceptor', run: undefined, socket, cancelled: false };
     this.accepting.add(attempt);
     if (this.tls === undefined) {

@@ -1,6 +1,6 @@
 import { connect, createServer, type Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adoptAccepted, dialTcp, READ_BUFFER_BYTES } from '../../src/dist/onread.ts';
+import { adoptAccepted, dialTcp, newReadBuffer, READ_BUFFER_BYTES } from '../../src/dist/onread.ts';
 import { until } from '../support/dist-helpers.ts';
 
 const servers: Server[] = [];
@@ -156,3 +156,52 @@ describe('adoptAccepted', () => {
     expect(resumed).toBe(true);
   });
 });
+
+describe('one read buffer shared by many sockets', () => {
+  it('keeps every socket’s bytes apart when they all read at once', async () => {
+    // As a node runs them: one buffer for its dialed and its accepted sockets. Four clients and
+    // the four adopted server ends stream distinct patterns both ways in the same turns.
+    const shared = newReadBuffer();
+    const serverGot = new Map<number, Buffer[]>();
+    let next = 0;
+    const server = createServer({ noDelay: true, pauseOnConnect: true }, (original) => {
+      const adopted = adoptAccepted(original, shared);
+      sockets.push(adopted);
+      const id = next++;
+      serverGot.set(id, []);
+      adopted.on('data', (c: Buffer) => serverGot.get(id)!.push(c));
+      adopted.write(pattern(id + 100, 150_000));
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const clients = Array.from({ length: 4 }, () => dialTcp('127.0.0.1', port, shared));
+    const clientGot = clients.map(() => [] as Buffer[]);
+    clients.forEach((c, i) => {
+      sockets.push(c);
+      c.on('data', (b: Buffer) => clientGot[i]!.push(b));
+    });
+    await Promise.all(clients.map((c) => new Promise((r) => c.once('connect', r))));
+    // Each client sends its own pattern; the server sends each accepted socket its own.
+    for (const [i, c] of clients.entries()) c.write(pattern(i, 150_000));
+    const size = (bs: Buffer[]): number => bs.reduce((n, b) => n + b.length, 0);
+    await until(
+      () =>
+        clientGot.every((g) => size(g) === 150_000) &&
+        [...serverGot.values()].every((g) => size(g) === 150_000),
+      10_000,
+    );
+    // Which client an accepted socket belongs to is not known: each must hold one client's pattern.
+    const sent = clients.map((_, i) => pattern(i, 150_000));
+    for (const g of serverGot.values()) expect(sent.some((p) => p.equals(Buffer.concat(g)))).toBe(true);
+    const fromServer = [...serverGot.keys()].map((id) => pattern(id + 100, 150_000));
+    for (const g of clientGot) expect(fromServer.some((p) => p.equals(Buffer.concat(g)))).toBe(true);
+  });
+});
+
+/** `n` bytes that differ from every other seed's at almost every offset. */
+function pattern(seed: number, n: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 97 + (i >> 8)) & 0xff;
+  return b;
+}
