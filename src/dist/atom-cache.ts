@@ -33,7 +33,8 @@ export interface AtomCacheRefs {
 
 /** The atom cache a peer fills through the headers of the messages it sends us. */
 export class AtomCache {
-  readonly #slots: (Atom | undefined)[] = new Array<Atom | undefined>(ATOM_CACHE_SLOTS).fill(undefined);
+  /** Made by the first header that uses the cache: a peer that never does (a TS node) costs nothing. */
+  #slots: (Atom | undefined)[] | undefined;
   readonly #atomBudget: number;
   readonly #budget: AtomBudget = { left: 0 };
 
@@ -44,7 +45,7 @@ export class AtomCache {
 
   /** The atom in slot `segment * 256 + index`, if bound (for tests and diagnostics). */
   slot(index: number): Atom | undefined {
-    return this.#slots[index];
+    return this.#slots?.[index];
   }
 
   /**
@@ -59,7 +60,7 @@ export class AtomCache {
     if (offset + flagBytes > end) throw truncated(count);
     const long = (nibble(frame, offset, count) & LONG_ATOMS) !== 0;
     const refs: Atom[] = new Array<Atom>(count);
-    const slots = this.#slots;
+    const slots = (this.#slots ??= new Array<Atom | undefined>(ATOM_CACHE_SLOTS).fill(undefined));
     this.#budget.left = this.#atomBudget;
     let p = offset + flagBytes;
     for (let i = 0; i < count; i++) {
@@ -99,7 +100,7 @@ export class AtomCache {
 
   /** Forgets every entry (the connection closed). */
   clear(): void {
-    this.#slots.fill(undefined);
+    this.#slots = undefined;
   }
 }
 
