@@ -60,7 +60,9 @@ export class AtomCache {
     if (offset + flagBytes > end) throw truncated(count);
     const long = (nibble(frame, offset, count) & LONG_ATOMS) !== 0;
     const refs: Atom[] = new Array<Atom>(count);
-    const slots = (this.#slots ??= new Array<Atom | undefined>(ATOM_CACHE_SLOTS).fill(undefined));
+    if (this.#slots === undefined)
+      this.#slots = new Array<Atom | undefined>(ATOM_CACHE_SLOTS).fill(undefined);
+    const slots = this.#slots;
     this.#budget.left = this.#atomBudget;
     let p = offset + flagBytes;
     for (let i = 0; i < count; i++) {
