@@ -4,7 +4,8 @@
  * `{"id": N, "result": ...}` (or `"error"`). Prints `ready` once the node is up. The timed loops
  * (`register_loop`, `whereis_loop`) run here, as bench/erl/global_bench.erl's run in the erl node.
  *
- * `node --import tsx bench/support/global-peer.ts <name> <cookie> <epmdPort>`
+ * `node <loader flags> bench/support/global-peer.ts <name> <cookie> <epmdPort>`: bench/global.ts
+ * passes its own (`loaderArgs()`), so under `npm run bench` the peer runs the shipped dist/ code.
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
